@@ -1,0 +1,341 @@
+"""The staged compiler API: Python RASP -> `rasp` IR -> passes, and running any stage.
+
+```python
+module = to_ir(program, vocab={1, 2, 3}, max_seq_len=5)
+module = run_pipeline(module, "rasp-infer-values")
+interpret(module, [3, 1, 2])      # == rasp.evaluate(program, [3, 1, 2])
+```
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from xdsl.context import Context
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.ir import Operation, SSAValue
+from xdsl.passes import ModulePass, PassPipeline
+from xdsl.printer import Printer
+from xdsl.utils.exceptions import DiagnosticException, ParseError, VerifyException
+
+from tracr_ir import rasp as rasp_front
+from tracr_ir.dialects import rasp
+from tracr_ir.errors import (
+    EvaluationError,
+    InputError,
+    IRError,
+    PipelineError,
+    TracrIRError,
+    UnsupportedProgramError,
+)
+from tracr_ir.universe import PASSES, all_dialects
+from tracr_ir.values import canonical_values, check_value, format_value
+
+# The passes that take a fresh `to_ir` module to the last stage built so far.
+DEFAULT_PIPELINE = "rasp-infer-values"
+
+PipelineCallback = Callable[[ModulePass | None, ModuleOp, ModulePass | None], None]
+
+
+def make_context() -> Context:
+    """A context with builtin and every tracr-ir dialect (loaded lazily)."""
+    ctx = Context()
+    for name, factory in all_dialects().items():
+        ctx.register_dialect(name, factory)
+    return ctx
+
+
+### Text.
+
+
+def parse_module(text: str, ctx: Context | None = None, verify: bool = True) -> ModuleOp:
+    """Parse (and verify) IR text; errors are `IRError`s with the location."""
+    from xdsl.parser import Parser
+
+    try:
+        module = Parser(ctx or make_context(), text).parse_module()
+    except ParseError as e:
+        raise IRError(f"parse error: {e}") from None
+    if verify:
+        verify_module(module)
+    return module
+
+
+def verify_module(module: Operation, after: str | None = None) -> None:
+    try:
+        module.verify()
+    except (VerifyException, DiagnosticException) as e:
+        where = f" after pass '{after}'" if after else ""
+        raise IRError(f"invalid IR{where}: {str(e).splitlines()[0] if str(e) else e}") from None
+
+
+def print_module(module: Operation, generic: bool = False) -> str:
+    stream = io.StringIO()
+    Printer(stream=stream, print_generic_format=generic).print_op(module)
+    return stream.getvalue()
+
+
+### Python RASP -> rasp dialect.
+
+
+def _hint(label: str) -> str:
+    hint = re.sub(r"[^A-Za-z0-9_.$-]", "_", label)
+    return hint if re.match(r"[A-Za-z_$.-]", hint) else f"v{hint}"
+
+
+def _check_compile_args(vocab: Iterable[Any], max_seq_len: int, bos: str, pad: str) -> tuple:
+    try:
+        values = canonical_values(vocab, where="vocab")
+    except TypeError:
+        raise UnsupportedProgramError(f"vocab must be a collection of values, got {vocab!r}")
+    if not values:
+        raise UnsupportedProgramError("vocab is empty")
+    if None in values:
+        raise UnsupportedProgramError("None cannot be a token")
+    if not isinstance(max_seq_len, int) or isinstance(max_seq_len, bool) or max_seq_len < 1:
+        raise UnsupportedProgramError(f"max_seq_len must be a positive int, got {max_seq_len!r}")
+    for role, token in (("compiler_bos", bos), ("compiler_pad", pad)):
+        if not isinstance(token, str):
+            raise UnsupportedProgramError(f"{role} must be a str, got {token!r}")
+        if token in values:
+            raise UnsupportedProgramError(f"{role} {token!r} is also in the vocab")
+    if bos == pad:
+        raise UnsupportedProgramError(f"compiler_bos and compiler_pad are both {bos!r}")
+    return values
+
+
+class _Builder:
+    """Builds the ops of one program, operands first; each RASP node becomes one op."""
+
+    def __init__(self, program: rasp.ProgramOp):
+        self.program = program
+        self.values: dict[int, SSAValue] = {}
+
+    def add(self, op: rasp.RaspOp, hint: str) -> SSAValue:
+        self.program.block.add_op(op)
+        result = op.results[0]
+        result.name_hint = _hint(hint)
+        return result
+
+    def sop_type(self, expr: rasp_front.SOp) -> rasp.SOpType:
+        return rasp.SOpType(rasp_front.get_encoding(expr).value)
+
+    def lower(self, expr: rasp_front.RASPExpr) -> None:
+        label = expr.label
+        ops = [self.values[id(c)] for c in expr.children]
+        props: dict[str, Any] = {"label": rasp.StringAttr(label)}
+        kind = rasp.SelectorType() if isinstance(expr, rasp_front.Selector) else None
+        op_class: type[rasp.RaspOp]
+        if isinstance(expr, rasp_front.TokensType):
+            self.values[id(expr)] = self.program.tokens
+            return
+        if isinstance(expr, rasp_front.IndicesType):
+            self.values[id(expr)] = self.program.indices
+            return
+        if isinstance(expr, rasp_front.LengthType):
+            self.values[id(expr)] = self._length()
+            return
+        if isinstance(expr, rasp_front.Map):
+            op_class, props["fn"] = rasp.MapOp, rasp.PyFuncAttr(expr.f)
+        elif isinstance(expr, rasp_front.LinearSequenceMap):
+            op_class = rasp.LinearSequenceMapOp
+            props["fst_fac"] = rasp.ValueAttr(self._value(expr.fst_fac, label))
+            props["snd_fac"] = rasp.ValueAttr(self._value(expr.snd_fac, label))
+        elif isinstance(expr, rasp_front.SequenceMap):
+            op_class, props["fn"] = rasp.SequenceMapOp, rasp.PyFuncAttr(expr.f)
+        elif isinstance(expr, rasp_front.Full):
+            op_class, props["fill"] = rasp.FullOp, rasp.ValueAttr(self._value(expr.fill, label))
+        elif isinstance(expr, rasp_front.Select):
+            op_class = rasp.SelectOp
+            if isinstance(expr.predicate, rasp_front.Comparison):
+                props["comparison"] = rasp.ComparisonAttr(rasp.Comparison(expr.predicate.name))
+            else:
+                props["fn"] = rasp.PyFuncAttr(expr.predicate)
+            for role, child in (("keys", expr.keys), ("queries", expr.queries)):
+                if rasp_front.is_numerical(child):
+                    raise UnsupportedProgramError(
+                        f"a Select needs categorical {role}, but {child.label} is numerical",
+                        label,
+                    )
+        elif isinstance(expr, rasp_front.SelectorAnd):
+            op_class = rasp.SelectorAndOp
+        elif isinstance(expr, rasp_front.SelectorOr):
+            op_class = rasp.SelectorOrOp
+        elif isinstance(expr, rasp_front.SelectorNot):
+            op_class = rasp.SelectorNotOp
+        elif isinstance(expr, rasp_front.Aggregate):
+            op_class = rasp.AggregateOp
+            props["default"] = rasp.ValueAttr(self._value(expr.default, label))
+        elif isinstance(expr, rasp_front.SelectorWidth):
+            op_class = rasp.SelectorWidthOp
+        else:
+            raise UnsupportedProgramError(
+                f"{type(expr).__name__} cannot be compiled (it is for evaluation only)", label
+            )
+        result_type = kind or self.sop_type(expr)  # type: ignore[arg-type]
+        op = op_class.create(operands=ops, result_types=[result_type], properties=props)
+        self.values[id(expr)] = self.add(op, expr.name)
+
+    def _length(self) -> SSAValue:
+        """`length` as SelectorWidth(Select(tokens, tokens, TRUE)), which it equals."""
+        select = rasp.SelectOp.create(
+            operands=[self.program.tokens, self.program.tokens],
+            result_types=[rasp.SelectorType()],
+            properties={
+                "label": rasp.StringAttr("length_selector"),
+                "comparison": rasp.ComparisonAttr(rasp.Comparison.TRUE),
+            },
+        )
+        width = rasp.SelectorWidthOp.create(
+            operands=[self.add(select, "length_selector")],
+            result_types=[rasp.SOpType(rasp.CATEGORICAL)],
+            properties={"label": rasp.StringAttr("length")},
+        )
+        return self.add(width, "length")
+
+    @staticmethod
+    def _value(value: Any, label: str) -> Any:
+        check_value(value, label)
+        return value
+
+
+def to_ir(
+    program: rasp_front.SOp,
+    vocab: Iterable[Any],
+    max_seq_len: int,
+    compiler_bos: str = "BOS",
+    compiler_pad: str = "PAD",
+    causal: bool = False,
+) -> ModuleOp:
+    """The `rasp` module of `program`: one op per node, functions still Python callables."""
+    if not isinstance(program, rasp_front.SOp):
+        what = program.label if isinstance(program, rasp_front.RASPExpr) else repr(program)
+        raise UnsupportedProgramError(f"a program must be an SOp, got {what}")
+    values = _check_compile_args(vocab, max_seq_len, compiler_bos, compiler_pad)
+    program_op = rasp.ProgramOp(values, max_seq_len, compiler_bos, compiler_pad, causal)
+    program_op.tokens.name_hint = "tokens"
+    program_op.indices.name_hint = "indices"
+    builder = _Builder(program_op)
+    for expr in rasp_front.walk(program):
+        builder.lower(expr)
+    program_op.block.add_op(rasp.OutputOp(builder.values[id(program)]))
+    module = ModuleOp([program_op])
+    verify_module(module)
+    return module
+
+
+### Passes.
+
+
+def available_passes() -> dict[str, Callable[[], type[ModulePass]]]:
+    return dict(PASSES)
+
+
+def parse_pipeline(spec: str, callback: PipelineCallback | None = None) -> PassPipeline:
+    """A `PassPipeline` from a spec like `"rasp-infer-values{max-values=100},..."`."""
+    try:
+        return PassPipeline.parse_spec(available_passes(), spec, callback)
+    except Exception as e:  # xDSL raises ValueError / PassPipelineParseError / others
+        message = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise PipelineError(f"bad pass pipeline '{spec}': {message}") from None
+
+
+def run_pipeline(
+    module: ModuleOp,
+    spec: str,
+    callback: PipelineCallback | None = None,
+    ctx: Context | None = None,
+) -> ModuleOp:
+    """Run the passes of `spec` on `module` in place and return it, verifying after each.
+
+    `callback(previous_pass, module, next_pass)` runs before the first pass, between passes
+    and after the last (`previous_pass` is None at the start, `next_pass` at the end).
+    """
+    pipeline = parse_pipeline(spec)
+    ctx = ctx or make_context()
+    passes = list(pipeline.passes)
+    if callback is not None:
+        callback(None, module, passes[0] if passes else None)
+    for i, p in enumerate(passes):
+        try:
+            p.apply(ctx, module)
+        except TracrIRError:
+            raise
+        except (VerifyException, DiagnosticException) as e:
+            raise PipelineError(f"pass '{p.name}' failed: {str(e).splitlines()[0]}") from e
+        verify_module(module, after=p.name)
+        if callback is not None:
+            callback(p, module, passes[i + 1] if i + 1 < len(passes) else None)
+    return module
+
+
+### Running any stage.
+
+# Top-level op class of a stage -> function running it on tokens (without BOS).
+INTERPRETERS: dict[type[Operation], Callable[[Any, list[Any]], list[Any]]] = {}
+
+
+def _run_rasp(program: rasp.ProgramOp, xs: list[Any]) -> list[Any]:
+    from tracr_ir.interpreters.rasp import run_program
+
+    return run_program(program, xs)
+
+
+INTERPRETERS[rasp.ProgramOp] = _run_rasp
+
+
+def check_input(xs: Sequence[Any], vocab: Sequence[Any], max_seq_len: int) -> list[Any]:
+    """`xs` as a list, or an `InputError` naming the first bad position."""
+    if isinstance(xs, (str, bytes)) or not isinstance(xs, Sequence):
+        raise InputError(f"an input is a sequence of tokens, got {type(xs).__name__}")
+    if len(xs) > max_seq_len:
+        raise InputError(f"input of length {len(xs)} is longer than max_seq_len {max_seq_len}")
+    if not xs:
+        raise InputError("the input is empty")
+    allowed = set(vocab)
+    for i, token in enumerate(xs):
+        try:
+            known = token in allowed
+        except TypeError:
+            known = False
+        if not known:
+            raise InputError(f"token {token!r} at position {i} is not in the vocab")
+    return list(xs)
+
+
+def stage_op(module: Operation) -> Operation:
+    """The single top-level stage op (a `rasp.program`, ...) of a module."""
+    ops = list(module.regions[0].block.ops) if isinstance(module, ModuleOp) else [module]
+    stages = [op for op in ops if type(op) in INTERPRETERS]
+    if len(stages) != 1:
+        raise IRError(f"expected one program op in the module, found {len(stages)}")
+    return stages[0]
+
+
+def interpret(module: ModuleOp | str, xs: Sequence[Any]) -> list[Any]:
+    """Run a module (or its IR text) of any stage on the tokens `xs` (without BOS)."""
+    if isinstance(module, str):
+        module = parse_module(module)
+    op = stage_op(module)
+    xs = check_input(xs, op.vocab_values, op.length)  # type: ignore[attr-defined]
+    try:
+        return INTERPRETERS[type(op)](op, xs)
+    except TracrIRError as e:
+        _drop_notes(e)
+        raise
+    except Exception as e:  # a user function raised inside the interpreter
+        _drop_notes(e)
+        raise EvaluationError(f"{type(e).__name__}: {e}") from e
+
+
+def _drop_notes(error: BaseException) -> None:
+    """xDSL's interpreter attaches the whole printed module to errors; keep messages short."""
+    if hasattr(error, "__notes__"):
+        del error.__notes__
+
+
+def format_output(values: Sequence[Any]) -> str:
+    return "[" + ", ".join(format_value(v) for v in values) + "]"

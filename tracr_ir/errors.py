@@ -1,0 +1,48 @@
+"""Every error a user of tracr-ir can cause derives from `TracrIRError`.
+
+- `ProgramError`: an ill-formed RASP program (e.g. a Map applied to a selector).
+- `UnsupportedProgramError`: a RASP program the compiler refuses, naming the node.
+- `ValueSetError`: value-set inference failed (too large, unhashable, a raising function).
+- `IRError`: malformed or ill-typed IR text or modules (parse and verify diagnostics).
+- `PipelineError`: an unknown pass, a bad option, a pass that produced invalid IR.
+- `EvaluationError`: a program or module raised while being evaluated on an input.
+- `InputError`: a run-time input the model or interpreter cannot take.
+"""
+
+from __future__ import annotations
+
+
+class TracrIRError(Exception):
+    """Base class of every error tracr-ir raises on purpose."""
+
+
+class ProgramError(TracrIRError, TypeError):
+    """An ill-formed RASP program: a node built from operands of the wrong kind."""
+
+
+class UnsupportedProgramError(TracrIRError):
+    """The program is valid RASP but cannot be compiled (exactly)."""
+
+    def __init__(self, message: str, label: str | None = None):
+        self.label = label
+        super().__init__(f"{label}: {message}" if label else message)
+
+
+class ValueSetError(UnsupportedProgramError):
+    """Value-set inference could not give a finite, hashable value set."""
+
+
+class IRError(TracrIRError):
+    """Malformed IR: a parse error or a verifier failure, with its location."""
+
+
+class PipelineError(TracrIRError):
+    """A pass pipeline could not be built or a pass failed."""
+
+
+class EvaluationError(TracrIRError, ValueError):
+    """Evaluating a program or interpreting a module raised on this input."""
+
+
+class InputError(TracrIRError, ValueError):
+    """An input sequence the model or interpreter cannot take."""

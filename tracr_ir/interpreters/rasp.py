@@ -1,0 +1,129 @@
+"""Interpreter of the `rasp` dialect on xDSL's `Interpreter`: the semantics of `rasp.evaluate`.
+
+Values are Python lists (s-ops) and lists of lists of bools (selectors, query-major). Before
+`rasp-infer-values` the Python functions are called; afterwards the tables are looked up, and
+a missing entry (the function raised there) is an `EvaluationError`, as evaluating it would be.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from xdsl.interpreter import (
+    Interpreter,
+    InterpreterFunctions,
+    PythonValues,
+    ReturnedValues,
+    TerminatorValue,
+    impl,
+    impl_terminator,
+    register_impls,
+)
+
+from tracr_ir import rasp as rasp_front
+from tracr_ir.dialects import rasp
+from tracr_ir.errors import EvaluationError
+from tracr_ir.values import format_value
+
+_COMPARISONS = {c.name: c for c in rasp_front.Comparison}
+
+
+def _lookup(op: rasp.RaspOp, table: dict, key: Any) -> Any:
+    try:
+        return table[key]
+    except KeyError:
+        shown = format_value(key)
+        raise EvaluationError(
+            f"{op.label.data}: no table entry for {shown} (the function raised there, or the "
+            "value is outside the inferred value set)"
+        ) from None
+
+
+def _function(op: rasp.MapOp | rasp.SequenceMapOp | rasp.SelectOp, pair: bool):
+    if op.table is not None:
+        table = op.table.as_dict()
+        if pair:
+            return lambda x, y: _lookup(op, table, (x, y))
+        return lambda x: _lookup(op, table, x)
+    assert op.fn is not None
+    return op.fn.data
+
+
+@register_impls
+class RaspFunctions(InterpreterFunctions):
+    """One implementation per rasp op; `length` (the input length) is interpreter data."""
+
+    @staticmethod
+    def length(interpreter: Interpreter) -> int:
+        return interpreter.get_data(RaspFunctions, "length", lambda: 0)
+
+    @impl(rasp.MapOp)
+    def run_map(self, interpreter: Interpreter, op: rasp.MapOp, args: PythonValues):
+        f = _function(op, pair=False)
+        return ([f(x) if x is not None else None for x in args[0]],)
+
+    @impl(rasp.SequenceMapOp)
+    def run_sequence_map(self, interpreter: Interpreter, op: rasp.SequenceMapOp,
+                         args: PythonValues):
+        f = _function(op, pair=True)
+        return ([f(x, y) if x is not None and y is not None else None
+                 for x, y in zip(*args)],)
+
+    @impl(rasp.LinearSequenceMapOp)
+    def run_linear_sequence_map(self, interpreter: Interpreter, op: rasp.LinearSequenceMapOp,
+                                args: PythonValues):
+        a, b = op.fst_fac.data, op.snd_fac.data
+        return ([a * x + b * y if x is not None and y is not None else None
+                 for x, y in zip(*args)],)
+
+    @impl(rasp.FullOp)
+    def run_full(self, interpreter: Interpreter, op: rasp.FullOp, args: PythonValues):
+        return ([op.fill.data] * self.length(interpreter),)
+
+    @impl(rasp.SelectOp)
+    def run_select(self, interpreter: Interpreter, op: rasp.SelectOp, args: PythonValues):
+        keys, queries = args
+        if op.comparison is not None:
+            predicate = _COMPARISONS[op.comparison.data.value]
+        else:
+            predicate = _function(op, pair=True)
+        return ([[bool(predicate(k, q)) for k in keys] for q in queries],)
+
+    @impl(rasp.SelectorAndOp)
+    def run_and(self, interpreter: Interpreter, op: rasp.SelectorAndOp, args: PythonValues):
+        return ([[a and b for a, b in zip(r, s)] for r, s in zip(*args)],)
+
+    @impl(rasp.SelectorOrOp)
+    def run_or(self, interpreter: Interpreter, op: rasp.SelectorOrOp, args: PythonValues):
+        return ([[a or b for a, b in zip(r, s)] for r, s in zip(*args)],)
+
+    @impl(rasp.SelectorNotOp)
+    def run_not(self, interpreter: Interpreter, op: rasp.SelectorNotOp, args: PythonValues):
+        return ([[not a for a in r] for r in args[0]],)
+
+    @impl(rasp.AggregateOp)
+    def run_aggregate(self, interpreter: Interpreter, op: rasp.AggregateOp,
+                      args: PythonValues):
+        selector, values = args
+        default = op.default.data
+        return ([rasp_front.aggregate_mean([v for s, v in zip(row, values) if s], default)
+                 for row in selector],)
+
+    @impl(rasp.SelectorWidthOp)
+    def run_selector_width(self, interpreter: Interpreter, op: rasp.SelectorWidthOp,
+                           args: PythonValues):
+        return ([sum(row) for row in args[0]],)
+
+    @impl_terminator(rasp.OutputOp)
+    def run_output(self, interpreter: Interpreter, op: rasp.OutputOp,
+                   args: PythonValues) -> tuple[TerminatorValue, PythonValues]:
+        return ReturnedValues(args), ()
+
+
+def run_program(program: rasp.ProgramOp, xs: list[Any]) -> list[Any]:
+    """The program's output on `xs` (tokens without BOS)."""
+    interpreter = Interpreter(program)
+    interpreter.register_implementations(RaspFunctions())
+    interpreter.set_data(RaspFunctions, "length", len(xs))
+    (result,) = interpreter.run_ssacfg_region(program.body, (list(xs), list(range(len(xs)))))
+    return result

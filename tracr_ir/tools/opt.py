@@ -1,0 +1,104 @@
+"""`tracr-opt`: the mlir-opt of tracr-ir, on xDSL's `xDSLOptMain`.
+
+```
+tracr-opt prog.mlir -p rasp-infer-values --print-ir-after-all
+```
+Only this project's dialects (and builtin) and passes are loaded. Errors (unknown pass, bad
+option, parse or verify error) print a diagnostic and exit with status 1; `--debug` shows the
+Python traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.passes import ModulePass, PassPipeline
+from xdsl.printer import Printer
+from xdsl.xdsl_opt_main import xDSLOptMain
+
+from tracr_ir.errors import IRError, PipelineError, TracrIRError
+from tracr_ir.universe import PASSES, all_dialects
+
+
+def pass_title(p: ModulePass) -> str:
+    """The pass as it is written in a pipeline spec, options included."""
+    return str(p.pipeline_pass_spec())
+
+
+class TracrOptMain(xDSLOptMain):
+    version_format = "tracr-opt (tracr-ir) built on xdsl {xdsl_version}"
+
+    def register_all_dialects(self) -> None:
+        for name, factory in all_dialects().items():
+            self.ctx.register_dialect(name, factory)
+
+    def register_all_passes(self) -> None:
+        for name, factory in PASSES.items():
+            self.register_pass(name, factory)
+
+    def register_all_arguments(self, arg_parser: argparse.ArgumentParser) -> None:
+        super().register_all_arguments(arg_parser)
+        arg_parser.add_argument(
+            "--print-ir-after-all", action="store_true",
+            help="print the IR after every pass, the last one included",
+        )
+        arg_parser.add_argument(
+            "--print-ir-before-all", action="store_true", help="print the IR before every pass"
+        )
+        arg_parser.add_argument(
+            "--debug", action="store_true", help="show Python tracebacks on errors"
+        )
+
+    def setup_pipeline(self) -> None:
+        def callback(previous: ModulePass | None, module: ModuleOp,
+                     following: ModulePass | None) -> None:
+            if not self.args.disable_verify:
+                module.verify()
+            if previous is not None and self.args.print_ir_after_all:
+                self._dump(f"IR Dump After {pass_title(previous)}", module)
+            if following is not None and self.args.print_ir_before_all:
+                self._dump(f"IR Dump Before {pass_title(following)}", module)
+
+        try:
+            self.pipeline = PassPipeline.parse_spec(
+                self.available_passes, self.args.passes, callback
+            )
+        except Exception as e:
+            raise PipelineError(f"bad pass pipeline '{self.args.passes}': {e}") from e
+
+    def _dump(self, title: str, module: ModuleOp) -> None:
+        print(f"// -----// {title} //----- //")
+        Printer(stream=sys.stdout).print_op(module)
+        print("\n")
+
+
+def main(args: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if args is None else args)
+    debug = "--debug" in argv
+    try:
+        TracrOptMain(args=argv).run()
+    except SystemExit:
+        raise
+    except Exception as e:
+        if debug:
+            raise
+        print(f"tracr-opt: error: {diagnostic(e)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def diagnostic(error: BaseException) -> str:
+    """A short message for an error: xDSL's own text for parse/verify errors."""
+    text = str(error).strip()
+    if isinstance(error, (TracrIRError, IRError)):
+        return text
+    if not text:
+        return type(error).__name__
+    return text
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,146 @@
+"""RASP values in IR text: printing, parsing and canonical value sets.
+
+Values are what tracr programs compute: None, bool, int, float, str and tuples of these.
+Their text form is chosen so that a parsed value equals the printed one under Python's `==`
+(and keeps its type)::
+
+    none   true   -3   1.5   1.0e+20   inf   "a\\"b"   (1, "a")   ()   (7)
+
+A tuple prints in parentheses; `(7)` is the 1-tuple, since parentheses never group.
+A value set is canonical when it is sorted by `value_key` and holds no two equal values, so
+that structural equality of value-set attributes is set equality.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from tracr_ir.errors import ValueSetError
+
+if TYPE_CHECKING:
+    from xdsl.parser import AttrParser
+    from xdsl.printer import Printer
+
+Value = Any
+
+_RANK = {type(None): 0, bool: 1, int: 2, float: 2, str: 3, tuple: 4}
+
+
+def check_value(value: Value, where: str = "") -> None:
+    """Raise `ValueSetError` unless `value` is a value the IR can hold."""
+    kind = type(value)
+    if kind not in _RANK:
+        raise ValueSetError(
+            f"value {value!r} of type {kind.__name__} is not a RASP value "
+            "(None, bool, int, float, str or a tuple of these)",
+            where or None,
+        )
+    if kind is float and math.isnan(value):
+        raise ValueSetError("NaN is not a RASP value (it is not equal to itself)", where or None)
+    if kind is tuple:
+        for item in value:
+            check_value(item, where)
+
+
+def value_key(value: Value) -> tuple:
+    """A total order on values: None < bools < numbers < strings < tuples."""
+    kind = type(value)
+    if kind is tuple:
+        return (4, tuple(value_key(v) for v in value))
+    return (_RANK[kind], value if value is not None else 0)
+
+
+def canonical_values(values: Iterable[Value], where: str = "") -> tuple[Value, ...]:
+    """The sorted tuple of distinct values (distinct under `==`, as in a Python set)."""
+    unique: dict[Value, Value] = {}
+    for value in values:
+        check_value(value, where)
+        try:
+            unique.setdefault(value, value)
+        except TypeError as e:
+            raise ValueSetError(f"unhashable value {value!r}", where or None) from e
+    return tuple(sorted(unique.values(), key=value_key))
+
+
+def format_value(value: Value) -> str:
+    """The IR text of a value."""
+    if value is None:
+        return "none"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        text = repr(value)
+        if "." not in text:  # MLIR float literals need a dot: 1e+20 -> 1.0e+20
+            mantissa, _, exponent = text.partition("e")
+            text = f"{mantissa}.0e{exponent}" if exponent else f"{mantissa}.0"
+        return text
+    if isinstance(value, str):
+        return _string_literal(value)
+    if isinstance(value, tuple):
+        return "(" + ", ".join(format_value(v) for v in value) + ")"
+    raise ValueSetError(f"value {value!r} has no IR form")
+
+
+def _string_literal(text: str) -> str:
+    out = ['"']
+    for ch in text:
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\{ord(ch):02X}")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+def print_value(printer: Printer, value: Value) -> None:
+    printer.print_string(format_value(value))
+
+
+def parse_value(parser: AttrParser) -> Value:
+    """Parse one value in the syntax above."""
+    if parser.parse_optional_keyword("none") is not None:
+        return None
+    if (flag := parser.parse_optional_boolean()) is not None:
+        return flag
+    if parser.parse_optional_keyword("inf") is not None:
+        return math.inf
+    if (text := parser.parse_optional_str_literal()) is not None:
+        return text
+    if parser.parse_optional_punctuation("(") is not None:
+        if parser.parse_optional_punctuation(")") is not None:
+            return ()
+        items = [parse_value(parser)]
+        while parser.parse_optional_punctuation(",") is not None:
+            items.append(parse_value(parser))
+        parser.parse_punctuation(")")
+        return tuple(items)
+    if parser.parse_optional_punctuation("-") is not None:
+        if parser.parse_optional_keyword("inf") is not None:
+            return -math.inf
+        return -parser.parse_number(context_msg=" in a value")
+    return parser.parse_number(context_msg=": expected a value (none, true, false, a number, "
+                                           "a string or a tuple)")
+
+
+def parse_value_set(parser: AttrParser) -> tuple[Value, ...]:
+    """Parse `{v1, v2, ...}`; the result is canonical (order and duplicates do not matter)."""
+    values = parser.parse_comma_separated_list(parser.Delimiter.BRACES, lambda: parse_value(parser))
+    return canonical_values(values)
+
+
+def format_value_set(values: Iterable[Value]) -> str:
+    return "{" + ", ".join(format_value(v) for v in values) + "}"
