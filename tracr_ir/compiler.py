@@ -262,7 +262,8 @@ def run_pipeline(
     for i, p in enumerate(passes):
         try:
             p.apply(ctx, module)
-        except TracrIRError:
+        except TracrIRError as e:
+            _drop_notes(e)
             raise
         except (VerifyException, DiagnosticException) as e:
             raise PipelineError(f"pass '{p.name}' failed: {str(e).splitlines()[0]}") from e

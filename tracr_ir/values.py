@@ -89,25 +89,40 @@ def format_value(value: Value) -> str:
     raise ValueSetError(f"value {value!r} has no IR form")
 
 
+_ESCAPES = {ord('"'): '\\"', ord("\\"): "\\\\", ord("\n"): "\\n", ord("\t"): "\\t"}
+
+
 def _string_literal(text: str) -> str:
-    out = ['"']
-    for ch in text:
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\{ord(ch):02X}")
+    """An MLIR string literal: UTF-8 bytes outside printable ASCII as `\\XX` escapes."""
+    out = []
+    for byte in text.encode("utf-8"):
+        if byte in _ESCAPES:
+            out.append(_ESCAPES[byte])
+        elif byte < 0x20 or byte > 0x7E:
+            out.append(f"\\{byte:02X}")
         else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
+            out.append(chr(byte))
+    return '"' + "".join(out) + '"'
 
 
 def print_value(printer: Printer, value: Value) -> None:
     printer.print_string(format_value(value))
+
+
+def parse_optional_string(parser: AttrParser) -> str | None:
+    """A string literal; xDSL lexes one with escapes and non-ASCII text as bytes."""
+    if (text := parser.parse_optional_str_literal()) is not None:
+        return text
+    if (raw := parser.parse_optional_bytes_literal()) is not None:
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            parser.raise_error("a string must be valid UTF-8")
+    return None
+
+
+def parse_string(parser: AttrParser, context: str = "") -> str:
+    return parser.expect(lambda: parse_optional_string(parser), f"string literal expected{context}")
 
 
 def parse_value(parser: AttrParser) -> Value:
@@ -118,7 +133,7 @@ def parse_value(parser: AttrParser) -> Value:
         return flag
     if parser.parse_optional_keyword("inf") is not None:
         return math.inf
-    if (text := parser.parse_optional_str_literal()) is not None:
+    if (text := parse_optional_string(parser)) is not None:
         return text
     if parser.parse_optional_punctuation("(") is not None:
         if parser.parse_optional_punctuation(")") is not None:

@@ -55,6 +55,7 @@ from tracr_ir.values import (
     canonical_values,
     format_value,
     format_value_set,
+    parse_string,
     parse_value,
     parse_value_set,
     value_key,
@@ -167,9 +168,7 @@ class PyFuncAttr(Data[Callable]):
         )
 
     def print_parameter(self, printer: Printer) -> None:
-        printer.print_string("<")
-        printer.print_string_literal(describe_callable(self.data))
-        printer.print_string(">")
+        printer.print_string(f"<{format_value(describe_callable(self.data))}>")
 
 
 class Comparison(StrEnum):
@@ -293,8 +292,7 @@ class RaspOp(IRDLOperation):
         return {}
 
     def print(self, printer: Printer) -> None:
-        printer.print_string(" ")
-        printer.print_string_literal(self.label.data)
+        printer.print_string(f" {format_value(self.label.data)}")
         if self.operands:
             printer.print_string(" ")
             printer.print_list(self.operands, printer.print_operand)
@@ -307,7 +305,7 @@ class RaspOp(IRDLOperation):
 
     @classmethod
     def parse(cls, parser: Parser) -> RaspOp:
-        label = parser.parse_str_literal(" (the op's label)")
+        label = parse_string(parser, " (the op's label)")
         operands: list[SSAValue] = []
         if (first := parse_optional_defined_operand(parser)) is not None:
             operands.append(first)
@@ -629,11 +627,9 @@ class ProgramOp(IRDLOperation):
 
     def print(self, printer: Printer) -> None:
         printer.print_string(
-            f" vocab {format_value_set(self.vocab.data)} max_seq_len {self.length} bos "
+            f" vocab {format_value_set(self.vocab.data)} max_seq_len {self.length} "
+            f"bos {format_value(self.bos.data)} pad {format_value(self.pad.data)}"
         )
-        printer.print_string_literal(self.bos.data)
-        printer.print_string(" pad ")
-        printer.print_string_literal(self.pad.data)
         printer.print_string(f" causal {'true' if self.is_causal else 'false'} (")
         printer.print_list(self.block.args, printer.print_block_argument)
         printer.print_string(")")
@@ -648,9 +644,9 @@ class ProgramOp(IRDLOperation):
         parser.parse_keyword("max_seq_len")
         max_seq_len = parser.parse_integer(allow_boolean=False, allow_negative=False)
         parser.parse_keyword("bos")
-        bos = parser.parse_str_literal()
+        bos = parse_string(parser)
         parser.parse_keyword("pad")
-        pad = parser.parse_str_literal()
+        pad = parse_string(parser)
         parser.parse_keyword("causal")
         causal = parser.parse_boolean()
         args = parser.parse_comma_separated_list(parser.Delimiter.PAREN, parser.parse_argument)

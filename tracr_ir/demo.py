@@ -1,0 +1,67 @@
+"""`make demo`: compile a lib program through every stage built so far, printing each IR,
+then run the last stage beside `rasp.evaluate`.
+
+    python -m tracr_ir.demo [--program sort_unique|hist|reverse|frac_prevs] [--input 3 1 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.passes import ModulePass
+
+from tracr_ir import lib, rasp
+from tracr_ir.compiler import (
+    DEFAULT_PIPELINE,
+    format_output,
+    interpret,
+    print_module,
+    run_pipeline,
+    to_ir,
+)
+
+PROGRAMS = {
+    "sort_unique": (lambda: lib.make_sort_unique(rasp.tokens, rasp.tokens), [1, 2, 3, 4, 5]),
+    "hist": (lib.make_hist, ["a", "b", "c"]),
+    "reverse": (lambda: lib.make_reverse(rasp.tokens), ["a", "b", "c"]),
+    "frac_prevs": (lambda: lib.make_frac_prevs(rasp.tokens == "x"), ["x", "y"]),
+}
+
+
+def _parse_token(text: str, vocab: list) -> object:
+    for value in vocab:
+        if str(value) == text:
+            return value
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--program", choices=sorted(PROGRAMS), default="sort_unique")
+    parser.add_argument("--max-seq-len", type=int, default=5)
+    parser.add_argument("--input", nargs="*", help="tokens (default: a sample input)")
+    args = parser.parse_args(argv)
+
+    make, vocab = PROGRAMS[args.program]
+    program = make()
+    inputs = [_parse_token(t, vocab) for t in args.input] if args.input else [
+        vocab[(3 * i + 2) % len(vocab)] for i in range(min(args.max_seq_len, 4))
+    ]
+
+    def show(previous: ModulePass | None, module: ModuleOp, _next: ModulePass | None) -> None:
+        title = "rasp dialect (to_ir)" if previous is None else f"after {previous.name}"
+        print(f"// -----// {title} //----- //")
+        print(print_module(module), end="\n\n")
+
+    module = to_ir(program, vocab, args.max_seq_len)
+    run_pipeline(module, DEFAULT_PIPELINE, callback=show)
+    print(f"input:          {format_output(inputs)}")
+    print(f"interpret(IR):  {format_output(interpret(module, inputs))}")
+    print(f"rasp.evaluate:  {format_output(rasp.evaluate(program, inputs))}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
