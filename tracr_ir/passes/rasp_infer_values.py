@@ -316,8 +316,8 @@ class RaspInferValues(ModulePass):
 
     name = "rasp-infer-values"
 
-    max_values: int = 4096
-    max_table: int = 1 << 18
+    max_values: int = 1 << 17
+    max_table: int = 1 << 20
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         limits = Limits(self.max_values, self.max_table)
