@@ -21,7 +21,7 @@ pytest: $(STAMP)
 lit: $(STAMP)
 	$(VENV)/bin/lit -q tests/filecheck
 
-test: pytest lit
+test: lit pytest
 
 # Heavy hypothesis profiles (thousands of generated programs).
 test-slow: $(STAMP)

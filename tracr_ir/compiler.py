@@ -34,8 +34,12 @@ from tracr_ir.errors import (
 from tracr_ir.universe import PASSES, all_dialects
 from tracr_ir.values import canonical_values, check_value, format_value
 
-# The passes that take a fresh `to_ir` module to the last stage built so far.
-DEFAULT_PIPELINE = "rasp-infer-values"
+# The passes that take a fresh `to_ir` module to each stage (`tracr-compile --emit`).
+STAGE_PIPELINES: dict[str, str] = {
+    "rasp": "rasp-infer-values",
+}
+# ... and to the last stage built so far.
+DEFAULT_PIPELINE = STAGE_PIPELINES["rasp"]
 
 PipelineCallback = Callable[[ModulePass | None, ModuleOp, ModulePass | None], None]
 

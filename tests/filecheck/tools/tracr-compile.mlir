@@ -1,0 +1,16 @@
+// RUN: tracr-compile %S/../../../examples/programs.py:sort_unique --vocab 1,2,3 --max-seq-len 4 | filecheck %s
+// RUN: tracr-compile %S/../../../examples/programs.py:hist --vocab a,b --max-seq-len 3 --print-ir-after-all | filecheck %s --check-prefix=DUMP
+// RUN: not tracr-compile %S/../../../examples/programs.py:not_a_program --vocab 1 --max-seq-len 2 2>&1 | filecheck %s --check-prefix=NOTSOP
+// RUN: not tracr-compile %S/../../../examples/programs.py:missing --vocab 1 --max-seq-len 2 2>&1 | filecheck %s --check-prefix=MISSING
+// RUN: not tracr-compile %S/../../../examples/programs.py:hist --vocab BOS,a --max-seq-len 2 2>&1 | filecheck %s --check-prefix=BOS
+
+// CHECK:      rasp.program vocab {1, 2, 3} max_seq_len 4 bos "BOS" pad "PAD" causal false
+// CHECK:      %target_pos = rasp.selector_width "target_pos_{{[0-9]+}}" %smaller : !rasp.sop<categorical, {0, 1, 2, 3, 4}>
+// CHECK:      rasp.output %sort : !rasp.sop<categorical, {none, 1, 2, 3}>
+
+// DUMP:       // -----// IR Dump After rasp-infer-values //----- //
+// DUMP:       %hist = rasp.selector_width "hist_{{[0-9]+}}" %same_tok : !rasp.sop<categorical, {1, 2, 3}>
+
+// NOTSOP:     tracr-compile: error: {{.*}}programs.py:not_a_program is not a RASP SOp (got int)
+// MISSING:    tracr-compile: error: {{.*}}programs.py has no attribute 'missing'
+// BOS:        tracr-compile: error: compiler_bos 'BOS' is also in the vocab

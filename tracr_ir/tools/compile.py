@@ -1,0 +1,91 @@
+"""`tracr-compile module.py:NAME --vocab a,b,c --max-seq-len N --emit rasp`: a Python program
+to IR.
+
+`NAME` is a RASP s-op in the file, or a function of no arguments returning one. `--emit STAGE`
+runs the passes up to that stage and writes its IR to stdout or `-o`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from tracr_ir.tools.common import parse_token, run_tool
+
+
+def load_program(spec: str) -> Any:
+    """The object `NAME` of `path.py:NAME` (called if it is a function)."""
+    from tracr_ir import rasp
+    from tracr_ir.errors import UnsupportedProgramError
+
+    path, sep, name = spec.rpartition(":")
+    if not sep or not path or not name:
+        raise UnsupportedProgramError(f"expected FILE.py:NAME, got '{spec}'")
+    file = Path(path)
+    if not file.is_file():
+        raise UnsupportedProgramError(f"no such file: {path}")
+    module_spec = importlib.util.spec_from_file_location(file.stem, file)
+    assert module_spec is not None and module_spec.loader is not None
+    module = importlib.util.module_from_spec(module_spec)
+    sys.path.insert(0, str(file.parent.resolve()))
+    try:
+        module_spec.loader.exec_module(module)
+    finally:
+        sys.path.pop(0)
+    if not hasattr(module, name):
+        raise UnsupportedProgramError(f"{path} has no attribute '{name}'")
+    program = getattr(module, name)
+    if callable(program) and not isinstance(program, rasp.RASPExpr):
+        program = program()
+    if not isinstance(program, rasp.SOp):
+        raise UnsupportedProgramError(f"{spec} is not a RASP SOp (got {type(program).__name__})")
+    return program
+
+
+def _main(argv: Sequence[str]) -> int:
+    from tracr_ir.compiler import STAGE_PIPELINES
+
+    parser = argparse.ArgumentParser(prog="tracr-compile", description=__doc__.splitlines()[0])
+    parser.add_argument("program", help="path/to/module.py:NAME")
+    parser.add_argument("--vocab", required=True, help="comma-separated tokens")
+    parser.add_argument("--max-seq-len", type=int, required=True)
+    parser.add_argument("--bos", default="BOS")
+    parser.add_argument("--pad", default="PAD")
+    parser.add_argument("--causal", action="store_true")
+    parser.add_argument("--emit", choices=list(STAGE_PIPELINES), default="rasp")
+    parser.add_argument("-o", "--output", help="output file (default: stdout)")
+    parser.add_argument("--print-ir-after-all", action="store_true")
+    parser.add_argument("--debug", action="store_true", help="show Python tracebacks")
+    args = parser.parse_args(argv)
+
+    from tracr_ir.compiler import print_module, run_pipeline, to_ir
+
+    program = load_program(args.program)
+    vocab = [parse_token(t) for t in args.vocab.split(",") if t != ""]
+    module = to_ir(program, vocab, args.max_seq_len, args.bos, args.pad, args.causal)
+
+    def dump(previous: Any, module: Any, _next: Any) -> None:
+        if previous is not None:
+            print(f"// -----// IR Dump After {previous.pipeline_pass_spec()} //----- //")
+            print(print_module(module), end="\n\n")
+
+    callback = dump if args.print_ir_after_all else None
+    run_pipeline(module, STAGE_PIPELINES[args.emit], callback=callback)
+    text = print_module(module)
+    if args.output:
+        Path(args.output).write_text(text + "\n")
+    else:
+        print(text)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_tool("tracr-compile", _main, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
