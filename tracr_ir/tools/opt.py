@@ -51,6 +51,10 @@ class TracrOptMain(xDSLOptMain):
         arg_parser.add_argument(
             "--debug", action="store_true", help="show Python tracebacks on errors"
         )
+        arg_parser.add_argument(
+            "--load-pass-plugin", action="append", default=[], metavar="FILE.py",
+            help="import a Python file whose @tracr_ir.register_pass passes become available",
+        )
 
     def setup_pipeline(self) -> None:
         def callback(previous: ModulePass | None, module: ModuleOp,
@@ -75,10 +79,36 @@ class TracrOptMain(xDSLOptMain):
         print("\n")
 
 
+def load_pass_plugins(argv: Sequence[str]) -> None:
+    """Import the files named by `--load-pass-plugin` before passes are registered."""
+    for i, arg in enumerate(argv):
+        path = None
+        if arg == "--load-pass-plugin" and i + 1 < len(argv):
+            path = argv[i + 1]
+        elif arg.startswith("--load-pass-plugin="):
+            path = arg.split("=", 1)[1]
+        if path is not None:
+            load_plugin(path)
+
+
+def load_plugin(path: str) -> None:
+    import importlib.util
+    from pathlib import Path
+
+    file = Path(path)
+    if not file.is_file():
+        raise PipelineError(f"no such pass plugin: {path}")
+    spec = importlib.util.spec_from_file_location(f"tracr_ir_plugin_{file.stem}", file)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+
 def main(args: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if args is None else args)
     debug = "--debug" in argv
     try:
+        load_pass_plugins(argv)
         TracrOptMain(args=argv).run()
     except SystemExit:
         raise

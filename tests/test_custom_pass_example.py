@@ -1,0 +1,40 @@
+"""The tutorial pass in examples/custom_pass keeps every program's meaning (property test)."""
+
+import importlib.util
+from pathlib import Path
+
+from hypothesis import given
+
+from tracr_ir import rasp
+from tracr_ir.compiler import interpret, run_pipeline, to_ir
+from tracr_ir.dialects.rasp import MapOp, SequenceMapOp
+from tracr_ir.testing.strategies import program_cases
+
+_FILE = Path(__file__).parents[1] / "examples" / "custom_pass" / "rasp_fuse_maps.py"
+_spec = importlib.util.spec_from_file_location("rasp_fuse_maps", _FILE)
+fuse_maps = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(fuse_maps)
+
+
+def count(module, kinds) -> int:
+    return sum(isinstance(op, kinds) for op in module.walk())
+
+
+@given(program_cases())
+def test_fusing_keeps_meaning(case):
+    module = run_pipeline(to_ir(case.program, case.vocab, case.max_seq_len), "rasp-infer-values")
+    before = count(module, (MapOp, SequenceMapOp))
+    fused = run_pipeline(module.clone(), "rasp-fuse-maps")
+    assert count(fused, (MapOp, SequenceMapOp)) <= before
+    for xs in case.inputs:
+        assert interpret(fused, xs) == rasp.evaluate(case.program, xs)
+
+
+def test_a_chain_becomes_one_op():
+    x = rasp.Map(lambda v: v + 1, rasp.tokens, simplify=False)
+    y = rasp.Map(lambda v: v * 2, x, simplify=False)
+    z = rasp.SequenceMap(lambda a, b: a - b, y, rasp.Map(lambda i: i % 2, rasp.indices))
+    module = run_pipeline(to_ir(z, {1, 2, 3}, 4), "rasp-infer-values,rasp-fuse-maps")
+    assert count(module, (MapOp, SequenceMapOp)) == 1
+    for xs in ([1], [3, 2, 1, 1]):
+        assert interpret(module, xs) == rasp.evaluate(z, xs)
