@@ -22,7 +22,7 @@ from xdsl.printer import Printer
 from xdsl.utils.exceptions import DiagnosticException, ParseError, VerifyException
 
 from tracr_ir import rasp as rasp_front
-from tracr_ir.dialects import rasp
+from tracr_ir.dialects import rasp, transformer
 from tracr_ir.errors import (
     EvaluationError,
     InputError,
@@ -290,6 +290,15 @@ def _run_rasp(program: rasp.ProgramOp, xs: list[Any]) -> list[Any]:
 
 
 INTERPRETERS[rasp.ProgramOp] = _run_rasp
+
+
+def _run_transformer(model: transformer.ModelOp, xs: list[Any]) -> list[Any]:
+    from tracr_ir.interpreters.transformer import run_model
+
+    return run_model(model, xs)
+
+
+INTERPRETERS[transformer.ModelOp] = _run_transformer
 
 
 def check_input(xs: Sequence[Any], vocab: Sequence[Any], max_seq_len: int) -> list[Any]:

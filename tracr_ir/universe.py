@@ -23,6 +23,12 @@ def _rasp_dialect() -> Dialect:
     return RASP
 
 
+def _transformer_dialect() -> Dialect:
+    from tracr_ir.dialects.transformer import TRANSFORMER
+
+    return TRANSFORMER
+
+
 def _builtin_dialect() -> Dialect:
     from xdsl.dialects.builtin import Builtin
 
@@ -37,6 +43,7 @@ def _rasp_infer_values() -> type[ModulePass]:
 
 DIALECTS: dict[str, Callable[[], Dialect]] = {
     "rasp": _rasp_dialect,
+    "transformer": _transformer_dialect,
 }
 
 PASSES: dict[str, Callable[[], type[ModulePass]]] = {

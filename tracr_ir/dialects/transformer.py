@@ -1,0 +1,614 @@
+"""The `transformer` dialect: the weights of a transformer, the last IR before code.
+
+A model whose output `frac` is the fraction of 1s among the tokens:
+```
+transformer.model vocab {1, 2} max_seq_len 2 bos "BOS" pad "PAD" causal false  // width 5, 1 layer, heads [1], mlp hidden [0]
+    residual [one, bos, tokens:1, tokens:2, frac] {
+  transformer.embed
+      token = dense<[[1.0, 0.0, 1.0, 0.0, 0.0], [1.0, 0.0, 0.0, 1.0, 0.0], [1.0, 1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0, 0.0]]> : tensor<4x5xf32>
+      position = dense<0.0> : tensor<3x5xf32>
+  transformer.attention layer 0 {
+    head "frac"
+        w_q = dense<[[1.0], [0.0], [0.0], [0.0], [0.0]]> : tensor<5x1xf32>
+        w_k = dense<[[0.0], [-20.0], [0.0], [0.0], [0.0]]> : tensor<5x1xf32>
+        w_v = dense<[[0.0], [0.0], [1.0], [0.0], [0.0]]> : tensor<5x1xf32>
+        w_o = dense<[[0.0, 0.0, 0.0, 0.0, 1.0]]> : tensor<1x5xf32>
+  }
+  transformer.mlp layer 0
+      w_1 = dense<> : tensor<5x0xf32>
+      b_1 = dense<> : tensor<0xf32>
+      w_2 = dense<> : tensor<0x5xf32>
+      b_2 = dense<0.0> : tensor<5xf32>
+  transformer.unembed numerical [frac]
+}
+```
+
+Semantics (`tracr_ir.interpreters.transformer` runs it, `tracr_ir.backends.jax` compiles it):
+- The residual has one coordinate per label, `name` or `name:value` (values as in
+  `tracr_ir.values`: `x:none` has the value None, `x` has no value; odd names are quoted).
+- Token ids are the vocab in its canonical order, then BOS, then PAD: `token` has a row per id,
+  `position` a row per position 0..max_seq_len (BOS is at 0). The residual starts as
+  `token[id] + position[i]`.
+- Layer i is `transformer.attention layer i` then `transformer.mlp layer i`, each adding its
+  result to the residual; every layer has both (no heads, or an MLP of width 0, when empty).
+- A head adds softmax((x W_Q)(x W_K)^T) (x W_V) W_O, the softmax over the non-padded keys (at
+  or before the query if `causal`), unscaled (a 1/sqrt(d) belongs in W_Q). Heads may differ
+  in width. The MLP adds relu(x W_1 + b_1) W_2 + b_2.
+- `transformer.unembed categorical [x:1, x:2]` decodes a position to the value of its largest
+  listed coordinate, or None when that is below 1/2; `numerical [x]` reads the coordinate.
+
+Weights are finite f32 tensors (builtin dense attributes, held by `#transformer.weights`).
+They print, in the custom and the generic format, as the shortest decimals that parse back to
+the same float32, or as hex bytes above 100 elements: text round trips are bit-exact (xDSL's
+own float printer is not: see `format_f32`).
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from collections.abc import Iterable, Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+from xdsl.dialects.builtin import (ArrayAttr, BoolAttr, BytesAttr, DenseIntOrFPElementsAttr,
+                                   Float32Type, IntegerAttr, IntegerType, ModuleOp, StringAttr,
+                                   TensorType, f32, i64)
+from xdsl.ir import Attribute, Block, Data, Dialect, Operation, ParametrizedAttribute, Region
+from xdsl.irdl import (IRDLOperation, irdl_attr_definition, irdl_op_definition, prop_def,
+                       region_def, traits_def)
+from xdsl.parser import AttrParser, Parser
+from xdsl.printer import Printer
+from xdsl.traits import HasParent, IsTerminator
+from xdsl.utils.exceptions import VerifyException
+
+from tracr_ir.dialects.rasp import CATEGORICAL, NUMERICAL, ValueSetAttr
+from tracr_ir.interpreters.transformer import (ABSENT, MLP, Head, Label, LabelLike, Layer,
+                                               ModelWeights, Output)
+from tracr_ir.values import (Value, format_value, format_value_set, parse_optional_string,
+                             parse_string, parse_value, parse_value_set)
+
+__all__ = ["ABSENT", "MLP", "TRANSFORMER", "AttentionOp", "EmbedOp", "Head", "Label", "Layer",
+           "MLPOp", "ModelOp", "ModelWeights", "Output", "UnembedOp", "build_model"]
+
+### Residual labels.
+
+
+def parse_labels(parser: AttrParser) -> tuple[Label, ...]:
+    """`[one, tokens:1, "my-name":(1, 2)]`."""
+
+    def parse_label() -> Label:
+        name = parser.parse_optional_identifier()
+        if name is None:
+            name = parse_string(parser, " (a residual label: a name or a string)")
+        if parser.parse_optional_punctuation(":") is not None:
+            return Label(name, parse_value(parser))
+        return Label(name)
+
+    return tuple(parser.parse_comma_separated_list(parser.Delimiter.SQUARE, parse_label))
+
+
+def format_labels(labels: Iterable[Label]) -> str:
+    return "[" + ", ".join(str(label) for label in labels) + "]"
+
+
+@irdl_attr_definition
+class LabelsAttr(Data[tuple]):
+    """Ordered residual labels: `#transformer.labels<[one, tokens:1, frac_prevs]>`."""
+
+    name = "transformer.labels"
+
+    @classmethod
+    def parse_parameter(cls, parser: AttrParser) -> tuple:
+        with parser.in_angle_brackets():
+            return parse_labels(parser)
+
+    def print_parameter(self, printer: Printer) -> None:
+        printer.print_string(f"<{format_labels(self.data)}>")
+
+
+### Weights: builtin dense f32 tensors, printed exactly.
+
+
+def dense(array: Any) -> DenseIntOrFPElementsAttr:
+    a = np.ascontiguousarray(array, dtype="<f4")
+    return DenseIntOrFPElementsAttr(TensorType(f32, a.shape), BytesAttr(a.tobytes()))
+
+
+def to_numpy(attr: DenseIntOrFPElementsAttr) -> np.ndarray:
+    return np.frombuffer(attr.data.data, dtype="<f4").reshape(attr.get_shape())
+
+
+def format_f32(x: float) -> str:
+    """The shortest decimal that parses back to the float32 `x` (xDSL's own printer writes
+    e.g. 1000001.0 as `0x49742410`, which its parser reads as the integer)."""
+    bits = struct.pack("<f", x)
+    if not math.isfinite(x):  # invalid in a weight; MLIR's bit-pattern form
+        return f"0x{bits[::-1].hex().upper()}"
+    for digits in range(1, 10):
+        text = repr(float(f"{x:.{digits}g}"))  # Python's layout: 20.0, 1e-30, 1.5e+16
+        try:
+            if struct.pack("<f", float(text)) == bits:
+                break
+        except OverflowError:
+            continue
+    mantissa, e, exponent = text.partition("e")
+    return (mantissa if "." in mantissa else mantissa + ".0") + (f"e{exponent}" if e else "")
+
+
+def _format_nested(values: list | float) -> str:
+    if isinstance(values, list):
+        return "[" + ", ".join(map(_format_nested, values)) + "]"
+    return format_f32(values)
+
+
+def is_f32_tensor(attr: Attribute) -> bool:
+    return (isinstance(attr, DenseIntOrFPElementsAttr) and isinstance(attr.type, TensorType)
+            and isinstance(attr.get_element_type(), Float32Type)
+            and len(attr) == math.prod(attr.get_shape()))
+
+
+def format_dense(attr: Attribute) -> str:
+    """`dense<[[1.0, 0.5]]> : tensor<1x2xf32>`: decimals up to 100 elements, hex bytes above."""
+    if not is_f32_tensor(attr):
+        return str(attr)  # malformed: xDSL's text, for the verifier's error message
+    a = to_numpy(attr)
+    if a.size == 0:
+        body = ""
+    elif (a.view(np.uint32) == a.view(np.uint32).flat[0]).all():
+        body = format_f32(float(a.flat[0]))
+    elif a.size > 100:
+        body = f'"0x{a.tobytes().hex().upper()}"'
+    else:
+        body = _format_nested(a.tolist())
+    return f"dense<{body}> : tensor<{''.join(f'{n}x' for n in a.shape)}f32>"
+
+
+@irdl_attr_definition
+class WeightsAttr(ParametrizedAttribute):
+    """Named f32 tensors: `#transformer.weights<w_1 = dense<...> : tensor<2x3xf32>, ...>`."""
+
+    name = "transformer.weights"
+    names: ArrayAttr[StringAttr]
+    tensors: ArrayAttr[Attribute]
+
+    @staticmethod
+    def get(weights: dict[str, Attribute]) -> WeightsAttr:
+        return WeightsAttr(ArrayAttr(StringAttr(n) for n in weights), ArrayAttr(weights.values()))
+
+    @staticmethod
+    def from_arrays(holder: Any, names: Iterable[str]) -> WeightsAttr:
+        return WeightsAttr.get({n: dense(getattr(holder, n)) for n in names})
+
+    def tensor(self, name: str) -> Attribute | None:
+        return dict(self.items()).get(name)
+
+    def items(self) -> list[tuple[str, Attribute]]:
+        return [(n.data, t) for n, t in zip(self.names, self.tensors)]
+
+    def arrays(self) -> list[np.ndarray]:
+        return [to_numpy(t) for t in self.tensors]  # type: ignore[arg-type]
+
+    def print_lines(self, printer: Printer) -> None:
+        """The op syntax: `name = dense<...> : tensor<...>` on indented lines."""
+        with printer.indented(2):
+            for name, tensor in self.items():
+                printer.print_string(f"\n{name} = {format_dense(tensor)}")
+
+    @staticmethod
+    def parse_lines(parser: AttrParser, names: Iterable[str]) -> WeightsAttr:
+        weights: dict[str, Attribute] = {}
+        for name in names:
+            parser.parse_keyword(name)
+            parser.parse_punctuation("=")
+            weights[name] = parser.parse_attribute()
+        return WeightsAttr.get(weights)
+
+    def print_parameters(self, printer: Printer) -> None:
+        printer.print_string(
+            "<" + ", ".join(f"{n} = {format_dense(t)}" for n, t in self.items()) + ">")
+
+    @classmethod
+    def parse_parameters(cls, parser: AttrParser) -> list[Attribute]:
+        def item() -> tuple[str, Attribute]:
+            name = parser.parse_identifier(" (a weight's name)")
+            parser.parse_punctuation("=")
+            return name, parser.parse_attribute()
+
+        items = parser.parse_comma_separated_list(parser.Delimiter.ANGLE, item)
+        return list(WeightsAttr.get(dict(items)).parameters)
+
+    def verify_shapes(self, where: str, shapes: dict[str, tuple[int, ...]]) -> None:
+        """Finite f32 tensors named and shaped as `shapes`, or an error naming `where`."""
+        if (names := [n for n, _ in self.items()]) != list(shapes):
+            raise VerifyException(f"{where}: expected weights {', '.join(shapes)}, got "
+                                  f"{', '.join(names) or 'none'}")
+        for (name, attr), shape in zip(self.items(), shapes.values()):
+            shown = "x".join(map(str, shape))
+            if not is_f32_tensor(attr):
+                raise VerifyException(f"{where}: {name} must be a dense f32 tensor of shape "
+                                      f"{shown}")
+            if (got := tuple(attr.get_shape())) != shape:
+                raise VerifyException(
+                    f"{where}: {name} has shape {'x'.join(map(str, got))}, expected {shown}")
+            if not np.isfinite(to_numpy(attr)).all():
+                raise VerifyException(f"{where}: {name} holds a non-finite value")
+
+
+def build_model(vocab: Iterable[Value], max_seq_len: int, residual: Sequence[LabelLike],
+                token_embed: Any, pos_embed: Any, layers: Sequence[Layer | tuple],
+                output: Output | tuple, *, bos: str = "BOS", pad: str = "PAD",
+                causal: bool = False, verify: bool = True) -> ModuleOp:
+    """A module holding one `transformer.model` (see `ModelWeights` for the arguments)."""
+    weights = ModelWeights(tuple(vocab), max_seq_len, residual, token_embed, pos_embed, layers,
+                           output, bos, pad, causal)
+    module = ModuleOp([ModelOp.from_weights(weights)])
+    if verify:
+        module.verify()
+    return module
+
+
+### Shared syntax and checks.
+
+
+def _parse_layer(parser: Parser) -> IntegerAttr:
+    parser.parse_keyword("layer")
+    return IntegerAttr(parser.parse_integer(allow_boolean=False, allow_negative=False), i64)
+
+
+def _attributes(parser: Parser) -> dict[str, Attribute]:
+    attrs = parser.parse_optional_attr_dict_with_keyword()
+    return dict(attrs.data) if attrs is not None else {}
+
+
+def _width(attr: Attribute) -> int:
+    """The last dimension of a tensor (0 for anything else)."""
+    shape = attr.get_shape() if isinstance(attr, DenseIntOrFPElementsAttr) else ()
+    return shape[-1] if shape else 0
+
+
+### Attributes and ops.
+
+
+@irdl_attr_definition
+class HeadAttr(ParametrizedAttribute):
+    """One attention head: its label and weights w_q, w_k, w_v, w_o."""
+
+    name = "transformer.head"
+    label: StringAttr
+    weights: WeightsAttr
+
+    @staticmethod
+    def from_head(head: Head) -> HeadAttr:
+        return HeadAttr(StringAttr(head.label), WeightsAttr.from_arrays(head, Head.WEIGHTS))
+
+    def to_head(self) -> Head:
+        return Head(*self.weights.arrays(), label=self.label.data)
+
+
+@irdl_op_definition
+class ModelOp(IRDLOperation):
+    """A transformer: embed, the attention then the MLP of each layer in order, unembed.
+
+    Properties: `vocab`, `max_seq_len`, `bos`, `pad`, `causal` and the `residual` labels.
+    """
+
+    name = "transformer.model"
+    vocab = prop_def(ValueSetAttr)
+    max_seq_len = prop_def(IntegerAttr[IntegerType])
+    bos = prop_def(StringAttr)
+    pad = prop_def(StringAttr)
+    causal = prop_def(BoolAttr)
+    residual = prop_def(LabelsAttr)
+    body = region_def("single_block")
+
+    def __init__(self, vocab: Sequence[Value], max_seq_len: int, bos: str, pad: str,
+                 causal: bool, residual: Sequence[Label], body: Region,
+                 attributes: dict[str, Attribute] | None = None):
+        properties = {"vocab": ValueSetAttr.from_values(vocab),
+                      "max_seq_len": IntegerAttr(max_seq_len, i64), "bos": StringAttr(bos),
+                      "pad": StringAttr(pad), "causal": IntegerAttr.from_bool(causal),
+                      "residual": LabelsAttr(tuple(residual))}
+        super().__init__(properties=properties, attributes=attributes or {}, regions=[body])
+
+    @staticmethod
+    def from_weights(w: ModelWeights) -> ModelOp:
+        embed = WeightsAttr.get({"token": dense(w.token_embed), "position": dense(w.pos_embed)})
+        ops: list[Operation] = [EmbedOp.create(properties={"weights": embed})]
+        for i, (layer, mlp) in enumerate(zip(w.layers, w.mlps())):
+            ops += [AttentionOp(i, layer.heads), MLPOp(i, mlp)]
+        ops.append(UnembedOp(w.output))
+        return ModelOp(w.vocab, w.max_seq_len, w.bos, w.pad, w.causal, w.residual,
+                       Region(Block(ops)))
+
+    def weights(self) -> ModelWeights:
+        """The weights as read-only float32 numpy arrays."""
+        return ModelWeights(
+            self.vocab_values, self.length, self.labels,
+            *self.embed.weights.arrays(),
+            [Layer([h.to_head() for h in attn.heads], mlp.to_mlp()) for attn, mlp in self.layers],
+            self.unembed.output, self.bos.data, self.pad.data, self.is_causal,
+        )
+
+    @property
+    def vocab_values(self) -> tuple:
+        return self.vocab.data
+
+    @property
+    def length(self) -> int:
+        return self.max_seq_len.value.data
+
+    @property
+    def is_causal(self) -> bool:
+        return bool(self.causal.value.data)
+
+    @property
+    def labels(self) -> tuple[Label, ...]:
+        return self.residual.data
+
+    @property
+    def width(self) -> int:
+        return len(self.residual.data)
+
+    @property
+    def embed(self) -> EmbedOp:
+        assert isinstance(op := self.body.block.first_op, EmbedOp)
+        return op
+
+    @property
+    def layers(self) -> list[tuple[AttentionOp, MLPOp]]:
+        ops = list(self.body.block.ops)[1:-1]
+        return list(zip(ops[0::2], ops[1::2]))  # type: ignore[arg-type]
+
+    @property
+    def unembed(self) -> UnembedOp:
+        assert isinstance(op := self.body.block.last_op, UnembedOp)
+        return op
+
+    def summary(self) -> str:
+        """`width 13, 2 layers, heads [1, 0], mlp hidden [0, 8]`."""
+        ops = list(self.body.block.ops)
+        heads = [len(op.heads) for op in ops if isinstance(op, AttentionOp)]
+        hidden = [_width(op.weights.tensor("w_1")) for op in ops if isinstance(op, MLPOp)]
+        n = max(len(heads), len(hidden))
+        return (f"width {self.width}, {n} layer{'s' * (n != 1)}, heads {heads}, "
+                f"mlp hidden {hidden}")
+
+    def print(self, printer: Printer) -> None:
+        printer.print_string(
+            f" vocab {format_value_set(self.vocab_values)} max_seq_len {self.length} "
+            f"bos {format_value(self.bos.data)} pad {format_value(self.pad.data)} "
+            f"causal {'true' if self.is_causal else 'false'}  // {self.summary()}")
+        with printer.indented(2):
+            printer.print_string(f"\nresidual {format_labels(self.labels)}")
+        printer.print_op_attributes(self.attributes, print_keyword=True)
+        printer.print_string(" ")
+        printer.print_region(self.body, print_entry_block_args=False)
+
+    @classmethod
+    def parse(cls, parser: Parser) -> ModelOp:
+        def after(keyword: str, parse: Any) -> Any:
+            parser.parse_keyword(keyword)
+            return parse()
+
+        vocab = after("vocab", lambda: parse_value_set(parser))
+        length = after("max_seq_len", lambda: parser.parse_integer(False, False))
+        bos = after("bos", lambda: parse_string(parser))
+        pad = after("pad", lambda: parse_string(parser))
+        causal = after("causal", parser.parse_boolean)
+        residual = after("residual", lambda: parse_labels(parser))
+        attributes = _attributes(parser)
+        return ModelOp(vocab, length, bos, pad, causal, residual, parser.parse_region(),
+                       attributes)
+
+    def verify_(self) -> None:
+        if self.length < 1:
+            raise VerifyException(f"{self.name}: max_seq_len must be at least 1, got "
+                                  f"{self.length}")
+        bos, pad = self.bos.data, self.pad.data
+        if bos == pad:
+            raise VerifyException(f"{self.name}: bos and pad are both '{bos}'")
+        for role, token in (("bos", bos), ("pad", pad)):
+            if token in self.vocab_values:
+                raise VerifyException(f"{self.name}: the {role} token '{token}' is in the vocab")
+        labels = self.labels
+        if len(set(labels)) != len(labels):
+            twice = next(x for x in labels if labels.count(x) > 1)
+            raise VerifyException(f"{self.name}: residual label '{twice}' is listed twice")
+        ops = list(self.body.block.ops)
+        if not ops or not isinstance(ops[0], EmbedOp):
+            raise VerifyException(f"{self.name} must begin with transformer.embed")
+        if len(ops) < 2 or not isinstance(ops[-1], UnembedOp):
+            raise VerifyException(f"{self.name} must end with transformer.unembed")
+        for i, op in enumerate(ops[1:-1]):
+            layer, expected = i // 2, (AttentionOp, MLPOp)[i % 2]
+            if not isinstance(op, expected) or op.layer_index != layer:
+                got = f"{op.name} layer {op.layer_index}" if isinstance(op, _LayerOp) else op.name
+                raise VerifyException(
+                    f"{self.name}: expected {expected.name} layer {layer} (each layer is an "
+                    f"attention then an MLP, in order), got {got}")
+        if len(ops) % 2:
+            raise VerifyException(
+                f"{self.name}: layer {len(ops) // 2 - 1} has no transformer.mlp")
+
+
+class _Sublayer(IRDLOperation):
+    """An op inside `transformer.model`, checked against its residual width."""
+
+    def model(self) -> ModelOp | None:
+        parent = self.parent_op()
+        return parent if isinstance(parent, ModelOp) else None
+
+
+class _LayerOp(_Sublayer):
+    layer = prop_def(IntegerAttr[IntegerType])
+
+    @property
+    def layer_index(self) -> int:
+        return self.layer.value.data
+
+
+@irdl_op_definition
+class EmbedOp(_Sublayer):
+    """`transformer.embed token = dense<...> position = dense<...>`: the input residual."""
+
+    name = "transformer.embed"
+    traits = traits_def(HasParent(ModelOp))
+    weights = prop_def(WeightsAttr)
+    WEIGHTS: ClassVar[tuple[str, ...]] = ("token", "position")
+
+    def print(self, printer: Printer) -> None:
+        printer.print_op_attributes(self.attributes, print_keyword=True)
+        self.weights.print_lines(printer)
+
+    @classmethod
+    def parse(cls, parser: Parser) -> EmbedOp:
+        attributes = _attributes(parser)
+        weights = WeightsAttr.parse_lines(parser, cls.WEIGHTS)
+        return cls.create(properties={"weights": weights}, attributes=attributes)
+
+    def verify_(self) -> None:
+        if (model := self.model()) is not None:
+            d = model.width
+            self.weights.verify_shapes(self.name, {"token": (len(model.vocab_values) + 2, d),
+                                                   "position": (model.length + 1, d)})
+
+
+@irdl_op_definition
+class AttentionOp(_LayerOp):
+    """`transformer.attention layer 0 { head "label" w_q = ... w_k = ... w_v = ... w_o = ... }`
+    (`{}` for a layer without heads)."""
+
+    name = "transformer.attention"
+    traits = traits_def(HasParent(ModelOp))
+    heads = prop_def(ArrayAttr[HeadAttr])
+
+    def __init__(self, layer: int, heads: Sequence[Head],
+                 attributes: dict[str, Attribute] | None = None):
+        super().__init__(properties={
+            "layer": IntegerAttr(layer, i64),
+            "heads": ArrayAttr(h if isinstance(h, HeadAttr) else HeadAttr.from_head(h)
+                               for h in heads)}, attributes=attributes or {})
+
+    def print(self, printer: Printer) -> None:
+        printer.print_string(f" layer {self.layer_index}")
+        printer.print_op_attributes(self.attributes, print_keyword=True)
+        printer.print_string(" {")
+        with printer.indented():
+            for head in self.heads:
+                printer.print_string(f"\nhead {format_value(head.label.data)}")
+                head.weights.print_lines(printer)
+        printer.print_string("\n}" if self.heads else "}")
+
+    @classmethod
+    def parse(cls, parser: Parser) -> AttentionOp:
+        layer, attributes = _parse_layer(parser), _attributes(parser)
+        parser.parse_punctuation("{")
+        heads = []
+        while parser.parse_optional_keyword("head") is not None:
+            label = StringAttr(parse_string(parser, " (the head's label)"))
+            heads.append(HeadAttr(label, WeightsAttr.parse_lines(parser, Head.WEIGHTS)))
+        parser.parse_punctuation("}", " (or 'head')")
+        return AttentionOp(layer.value.data, heads, attributes)
+
+    def verify_(self) -> None:
+        if (model := self.model()) is None:
+            return
+        d = model.width
+        for i, head in enumerate(self.heads):
+            where = f"{self.name} (layer {self.layer_index}) head {i} '{head.label.data}'"
+            k, kv = (_width(head.weights.tensor(n)) for n in ("w_q", "w_v"))
+            head.weights.verify_shapes(where, {"w_q": (d, k), "w_k": (d, k), "w_v": (d, kv),
+                                               "w_o": (kv, d)})
+
+
+@irdl_op_definition
+class MLPOp(_LayerOp):
+    """`transformer.mlp layer 0 "label" w_1 = ... b_1 = ... w_2 = ... b_2 = ...` (the label
+    is optional)."""
+
+    name = "transformer.mlp"
+    traits = traits_def(HasParent(ModelOp))
+    label = prop_def(StringAttr)
+    weights = prop_def(WeightsAttr)
+
+    def __init__(self, layer: int, mlp: MLP):
+        super().__init__(properties={"layer": IntegerAttr(layer, i64),
+                                     "label": StringAttr(mlp.label),
+                                     "weights": WeightsAttr.from_arrays(mlp, MLP.WEIGHTS)})
+
+    def to_mlp(self) -> MLP:
+        return MLP(*self.weights.arrays(), label=self.label.data)
+
+    def print(self, printer: Printer) -> None:
+        printer.print_string(f" layer {self.layer_index}")
+        if self.label.data:
+            printer.print_string(f" {format_value(self.label.data)}")
+        printer.print_op_attributes(self.attributes, print_keyword=True)
+        self.weights.print_lines(printer)
+
+    @classmethod
+    def parse(cls, parser: Parser) -> MLPOp:
+        layer = _parse_layer(parser)
+        label = StringAttr(parse_optional_string(parser) or "")
+        attributes = _attributes(parser)
+        weights = WeightsAttr.parse_lines(parser, MLP.WEIGHTS)
+        return cls.create(properties={"layer": layer, "label": label, "weights": weights},
+                          attributes=attributes)
+
+    def verify_(self) -> None:
+        if (model := self.model()) is None:
+            return
+        d, hidden = model.width, _width(self.weights.tensor("w_1"))
+        self.weights.verify_shapes(f"{self.name} (layer {self.layer_index})", {
+            "w_1": (d, hidden), "b_1": (hidden,), "w_2": (hidden, d), "b_2": (d,)})
+
+
+@irdl_op_definition
+class UnembedOp(_Sublayer):
+    """`transformer.unembed categorical [x:1, x:2]` or `numerical [x]`: the output s-op."""
+
+    name = "transformer.unembed"
+    traits = traits_def(IsTerminator(), HasParent(ModelOp))
+    encoding = prop_def(StringAttr)
+    outputs = prop_def(LabelsAttr)
+
+    def __init__(self, output: Output, attributes: dict[str, Attribute] | None = None):
+        super().__init__(properties={"encoding": StringAttr(output.encoding),
+                                     "outputs": LabelsAttr(tuple(output.labels))},
+                         attributes=attributes or {})
+
+    @property
+    def output(self) -> Output:
+        return Output(self.encoding.data, self.outputs.data)
+
+    def print(self, printer: Printer) -> None:
+        printer.print_string(f" {self.encoding.data} {format_labels(self.outputs.data)}")
+        printer.print_op_attributes(self.attributes, print_keyword=True)
+
+    @classmethod
+    def parse(cls, parser: Parser) -> UnembedOp:
+        encoding = parser.parse_keyword_in((CATEGORICAL, NUMERICAL), " (an output encoding)")
+        labels = parse_labels(parser)
+        return UnembedOp(Output(encoding, labels), _attributes(parser))
+
+    def verify_(self) -> None:
+        encoding, labels = self.encoding.data, self.outputs.data
+        if encoding not in (CATEGORICAL, NUMERICAL):
+            raise VerifyException(f"{self.name}: unknown output encoding '{encoding}'")
+        if encoding == NUMERICAL and len(labels) != 1:
+            raise VerifyException(
+                f"{self.name}: a numerical output reads exactly one label, got {len(labels)}")
+        if encoding == CATEGORICAL and (bad := [x for x in labels if not x.has_value]):
+            raise VerifyException(
+                f"{self.name}: categorical output label '{bad[0]}' has no value to decode to")
+        if len(set(labels)) != len(labels):
+            raise VerifyException(f"{self.name}: an output label is listed twice")
+        if (model := self.model()) is not None:
+            if missing := [x for x in labels if x not in set(model.labels)]:
+                raise VerifyException(
+                    f"{self.name}: output label '{missing[0]}' is not in the residual")
+
+
+TRANSFORMER = Dialect("transformer", [ModelOp, EmbedOp, AttentionOp, MLPOp, UnembedOp],
+                      [LabelsAttr, WeightsAttr, HeadAttr])
