@@ -774,3 +774,8 @@ def walk(expr: RASPExpr) -> list[RASPExpr]:
         stack.append((node, True))
         stack.extend((c, False) for c in reversed(node.children) if id(c) not in seen)
     return order
+
+
+def evaluate_causal(expr: SOp, xs: Sequence[Value]) -> list[Value]:
+    """What a causal model computes: position i is `evaluate(expr, xs[:i + 1])[i]`."""
+    return [evaluate(expr, xs[: i + 1])[i] for i in range(len(xs))]

@@ -7,8 +7,9 @@ pipeline specs (`run_pipeline`, `compile_rasp_to_model(pipeline=...)`) and in `t
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from xdsl.ir import Dialect
 from xdsl.passes import ModulePass
@@ -17,16 +18,13 @@ from xdsl.universe import Universe
 PassT = TypeVar("PassT", bound=type[ModulePass])
 
 
-def _rasp_dialect() -> Dialect:
-    from tracr_ir.dialects.rasp import RASP
+def _lazy(module: str, name: str) -> Callable[[], Any]:
+    """A factory importing `module.name` on first use (keeps `tracr-opt` start-up fast)."""
 
-    return RASP
+    def factory() -> Any:
+        return getattr(importlib.import_module(module), name)
 
-
-def _transformer_dialect() -> Dialect:
-    from tracr_ir.dialects.transformer import TRANSFORMER
-
-    return TRANSFORMER
+    return factory
 
 
 def _builtin_dialect() -> Dialect:
@@ -35,19 +33,22 @@ def _builtin_dialect() -> Dialect:
     return Builtin
 
 
-def _rasp_infer_values() -> type[ModulePass]:
-    from tracr_ir.passes.rasp_infer_values import RaspInferValues
-
-    return RaspInferValues
-
-
 DIALECTS: dict[str, Callable[[], Dialect]] = {
-    "rasp": _rasp_dialect,
-    "transformer": _transformer_dialect,
+    "rasp": _lazy("tracr_ir.dialects.rasp", "RASP"),
+    "craft": _lazy("tracr_ir.dialects.craft", "CRAFT"),
+    "transformer": _lazy("tracr_ir.dialects.transformer", "TRANSFORMER"),
 }
 
 PASSES: dict[str, Callable[[], type[ModulePass]]] = {
-    "rasp-infer-values": _rasp_infer_values,
+    "rasp-infer-values": _lazy("tracr_ir.passes.rasp_infer_values", "RaspInferValues"),
+    "rasp-verify-causal": _lazy("tracr_ir.passes.rasp_verify_causal", "RaspVerifyCausal"),
+    "lower-rasp-to-craft": _lazy("tracr_ir.passes.lower_rasp_to_craft", "LowerRaspToCraft"),
+    "craft-allocate-layers": _lazy("tracr_ir.passes.craft_allocate_layers",
+                                   "CraftAllocateLayers"),
+    "craft-layout-residual": _lazy("tracr_ir.passes.craft_layout_residual",
+                                   "CraftLayoutResidual"),
+    "lower-craft-to-transformer": _lazy("tracr_ir.passes.lower_craft_to_transformer",
+                                        "LowerCraftToTransformer"),
 }
 
 
