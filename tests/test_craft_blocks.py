@@ -110,6 +110,37 @@ def test_categorical_lookup_mixed_values_and_evaluate():
                                                                     seq)
 
 
+@pytest.mark.parametrize("numerical_output", [False, True])
+def test_categorical_lookup_none_entry(numerical_output):
+    """A `None` key maps the zero vector to a value (an Aggregate's non-None default), with
+    the same margin, noise included; BOS stays clean."""
+    in_space = Space.categorical("agg", VOCAB)
+    table = {"a": 1, "b": 2, "c": -1, "d": 1, "e": 0, None: 2}
+    if numerical_output:
+        out_space = Space.numerical("y")
+        block = mlp.map_categorical_to_numerical_mlp(in_space, out_space, table)
+    else:
+        out_space = Space.categorical("y", table.values())
+        block = mlp.map_categorical_mlp(in_space, out_space, table)
+    space = residual(in_space, out_space)
+    seq = VOCAB + [None]
+    for noise in (0.0, 0.2):
+        x = encode(space, {"agg": seq})
+        for p, v in enumerate(seq, start=1):  # move noise/2 of l1 mass onto "c"
+            if v is not None:
+                x[p, space.index(Direction("agg", v))] -= noise / 2
+            x[p, space.index(Direction("agg", "c"))] += noise / 2
+        pre, update = mlp_forward(block, space, x)
+        want = [table[v] for v in seq]
+        if numerical_output:
+            got = decode_numerical(space, "y", x + update)[1:]
+            assert np.allclose(got, want, atol=1e-5)
+        else:
+            assert decode_categorical(space, "y", x + update)[1:] == want
+        check_ramps(block, pre, 0.5 - 2 * noise)
+        check_bos_clean(block, space, x)
+
+
 def test_categorical_to_numerical_negative_outputs():
     in_space = Space.categorical("tokens", VOCAB)
     table = {"a": -2.5, "b": 0, "c": 3, "d": 1000.0, "e": -0.001}

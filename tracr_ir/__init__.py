@@ -1,24 +1,28 @@
 """tracr-ir: compile RASP programs into transformer weights through xDSL dialects.
 
 ```python
-from tracr_ir import rasp, lib
-from tracr_ir.compiler import to_ir, run_pipeline, interpret
-module = run_pipeline(to_ir(lib.make_hist(), vocab={"a", "b"}, max_seq_len=5),
-                      "rasp-infer-values")
-interpret(module, ["a", "b", "a"])   # [2, 1, 2] == rasp.evaluate(lib.make_hist(), ...)
+from tracr_ir import rasp, lib, compile_rasp_to_model
+model = compile_rasp_to_model(lib.make_hist(), vocab={"a", "b"}, max_seq_len=5)
+model.apply(["BOS", "a", "b", "a"]).decoded   # ["BOS", 2, 1, 2]
 ```
 """
 
 from tracr_ir import errors, rasp
 from tracr_ir.universe import register_dialect, register_pass
 
-__all__ = ["errors", "lib", "rasp", "register_dialect", "register_pass"]
+__all__ = ["compile_rasp_to_model", "errors", "lib", "load", "rasp", "register_dialect",
+           "register_pass"]
 
 
 def __getattr__(name: str):
-    # `lib` builds module-level programs on import: load it on first use.
-    if name == "lib":
-        import importlib
+    # Loaded on first use: `lib` builds programs on import, the compiler pulls in xDSL and
+    # `load` JAX, none of which `import tracr_ir` should pay for.
+    import importlib
 
+    if name == "lib":
         return importlib.import_module("tracr_ir.lib")
+    if name == "compile_rasp_to_model":
+        return importlib.import_module("tracr_ir.compiler").compile_rasp_to_model
+    if name == "load":
+        return importlib.import_module("tracr_ir.backends.jax").load
     raise AttributeError(f"module 'tracr_ir' has no attribute '{name}'")

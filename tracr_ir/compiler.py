@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from xdsl.context import Context
@@ -22,7 +22,7 @@ from xdsl.printer import Printer
 from xdsl.utils.exceptions import DiagnosticException, ParseError, VerifyException
 
 from tracr_ir import rasp as rasp_front
-from tracr_ir.dialects import rasp, transformer
+from tracr_ir.dialects import craft, rasp, transformer
 from tracr_ir.errors import (
     EvaluationError,
     InputError,
@@ -35,11 +35,20 @@ from tracr_ir.universe import PASSES, all_dialects
 from tracr_ir.values import canonical_values, check_value, format_value
 
 # The passes that take a fresh `to_ir` module to each stage (`tracr-compile --emit`).
+_RASP = "rasp-infer-values,rasp-verify-causal"
+_CRAFT = "lower-rasp-to-craft,craft-allocate-layers{strategy=%s},craft-layout-residual"
 STAGE_PIPELINES: dict[str, str] = {
-    "rasp": "rasp-infer-values",
+    "rasp": _RASP,
+    "craft": f"{_RASP},{_CRAFT % 'greedy'}",
+    "transformer": f"{_RASP},{_CRAFT % 'greedy'},lower-craft-to-transformer",
 }
-# ... and to the last stage built so far.
-DEFAULT_PIPELINE = STAGE_PIPELINES["rasp"]
+# The whole pipeline, from a fresh `to_ir` module to the transformer dialect.
+DEFAULT_PIPELINE = STAGE_PIPELINES["transformer"]
+
+
+def default_pipeline(allocator: str = "greedy") -> str:
+    """The whole pipeline with the given layer allocator (`greedy` or `solver`)."""
+    return f"{_RASP},{_CRAFT % allocator},lower-craft-to-transformer"
 
 PipelineCallback = Callable[[ModulePass | None, ModuleOp, ModulePass | None], None]
 
@@ -292,6 +301,15 @@ def _run_rasp(program: rasp.ProgramOp, xs: list[Any]) -> list[Any]:
 INTERPRETERS[rasp.ProgramOp] = _run_rasp
 
 
+def _run_craft(program: craft.ProgramOp, xs: list[Any]) -> list[Any]:
+    from tracr_ir.interpreters.craft import run_program
+
+    return run_program(program, xs)
+
+
+INTERPRETERS[craft.ProgramOp] = _run_craft
+
+
 def _run_transformer(model: transformer.ModelOp, xs: list[Any]) -> list[Any]:
     from tracr_ir.interpreters.transformer import run_model
 
@@ -353,3 +371,79 @@ def _drop_notes(error: BaseException) -> None:
 
 def format_output(values: Sequence[Any]) -> str:
     return "[" + ", ".join(format_value(v) for v in values) + "]"
+
+
+### The whole compiler.
+
+
+class StageIR(Mapping[str, str]):
+    """The IR text of each stage a compilation passed through (`rasp`, `craft`,
+    `transformer`), printed when first read."""
+
+    def __init__(self) -> None:
+        self._modules: dict[str, ModuleOp] = {}
+        self._text: dict[str, str] = {}
+
+    def record(self, module: ModuleOp) -> None:
+        """Keep a copy of `module` as the latest IR of its stage."""
+        stage = stage_name(module)
+        self._modules[stage] = module.clone()
+        self._text.pop(stage, None)
+
+    def __getitem__(self, stage: str) -> str:
+        if stage not in self._text:
+            self._text[stage] = print_module(self._modules[stage])
+        return self._text[stage]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._modules)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+
+def stage_name(module: ModuleOp) -> str:
+    """`rasp`, `craft` or `transformer`: the dialect of the module's program op."""
+    return stage_op(module).name.split(".")[0]
+
+
+def compile_rasp_to_model(
+    program: rasp_front.SOp,
+    vocab: Iterable[Any],
+    max_seq_len: int,
+    compiler_bos: str = "BOS",
+    compiler_pad: str = "PAD",
+    causal: bool = False,
+    allocator: str = "greedy",
+    pipeline: str | None = None,
+    print_ir_after_all: bool = False,
+) -> Any:
+    """Compile `program` into a jit-compiled JAX model (`tracr_ir.backends.jax.CompiledModel`).
+
+    `pipeline` replaces the default pass spec (`default_pipeline(allocator)`); it must end in
+    the transformer dialect. The model's `ir` maps each stage to its IR text.
+    """
+    from tracr_ir.backends.jax import build
+
+    if allocator not in ("greedy", "solver"):
+        raise PipelineError(f"unknown allocator '{allocator}' (choose greedy or solver)")
+    module = to_ir(program, vocab, max_seq_len, compiler_bos, compiler_pad, causal)
+    stages = StageIR()
+
+    def callback(previous: ModulePass | None, module: ModuleOp,
+                 following: ModulePass | None) -> None:
+        stages.record(module)
+        if print_ir_after_all:
+            title = "to_ir" if previous is None else f"after {previous.pipeline_pass_spec()}"
+            print(f"// -----// IR Dump {title} //----- //")
+            print(print_module(module), end="\n\n")
+
+    run_pipeline(module, pipeline or default_pipeline(allocator), callback=callback)
+    if stage_name(module) != "transformer":
+        raise PipelineError(
+            f"the pipeline ends in the {stage_name(module)} dialect; compile_rasp_to_model "
+            "needs it to end in the transformer dialect"
+        )
+    model = build(module)
+    model.ir.update(stages)
+    return model

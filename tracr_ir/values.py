@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 
 Value = Any
 
-_RANK = {type(None): 0, bool: 1, int: 2, float: 2, str: 3, tuple: 4}
+# Equal values (False == 0 == 0.0) must get equal keys: bools rank with the numbers.
+_RANK = {type(None): 0, bool: 2, int: 2, float: 2, str: 3, tuple: 4}
 
 
 def check_value(value: Value, where: str = "") -> None:
@@ -45,7 +46,7 @@ def check_value(value: Value, where: str = "") -> None:
 
 
 def value_key(value: Value) -> tuple:
-    """A total order on values: None < bools < numbers < strings < tuples."""
+    """A total order on values: None < numbers (bools included) < strings < tuples."""
     kind = type(value)
     if kind is tuple:
         return (4, tuple(value_key(v) for v in value))

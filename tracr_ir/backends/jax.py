@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -120,6 +121,15 @@ class CompiledModel:
         return [[self.weights.bos, *self.decode_output(out[: len(e)])[1:]]
                 for out, e in zip(output, encoded)]
 
+    def save(self, path: str | Path) -> None:
+        """Write the model as `transformer` IR text (bit-exact weights, labels, vocab);
+        `tracr_ir.load(path)` builds it again."""
+        from tracr_ir.compiler import print_module
+        from tracr_ir.dialects.transformer import ModelOp
+
+        text = self.ir.get("transformer") or print_module(ModelOp.from_weights(self.weights))
+        Path(path).write_text(text + "\n")
+
     def stats(self) -> dict[str, Any]:
         """Sizes: `layers`, `heads` and `mlp_hidden` (max per layer), `residual` (width),
         `params` (weights stored), `nonzero_params`, and `dense_params`: the count if every
@@ -163,3 +173,11 @@ def build(module: Operation | str) -> CompiledModel:
     w = op.weights()
     params = {k: jnp.asarray(v, dtype=jnp.float32) for k, v in param_arrays(w).items()}
     return CompiledModel(w, params, [str(label) for label in w.residual])
+
+
+def load(path: str | Path) -> CompiledModel:
+    """The model `CompiledModel.save` wrote (any file of transformer IR text)."""
+    text = Path(path).read_text()
+    model = build(text)
+    model.ir["transformer"] = text.rstrip("\n")
+    return model

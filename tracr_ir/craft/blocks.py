@@ -94,12 +94,20 @@ def _scatter(space: Space, out_space: Space, y: np.ndarray) -> np.ndarray:
     return update
 
 
+def _linear(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """x @ w over the last axis as one 2-D product (numpy's stacked matmul would re-read
+    `w` once per leading index)."""
+    if x.shape[-1] == 0 or x.size == 0:
+        return np.zeros(x.shape[:-1] + (w.shape[-1],), dtype=x.dtype)
+    return (x.reshape(-1, x.shape[-1]) @ w).reshape(x.shape[:-1] + (w.shape[-1],))
+
+
 def mlp_forward(block: MLPBlock, space: Space, x: np.ndarray, dtype=np.float32
                 ) -> tuple[np.ndarray, np.ndarray]:
     """(hidden pre-activations `[..., seq, hidden]`, residual update) of an MLP."""
     x = np.asarray(x, dtype=dtype)
-    pre = x[..., space.indices(block.in_space)] @ block.w1.astype(dtype)
-    y = np.maximum(pre, 0) @ block.w2.astype(dtype)
+    pre = _linear(x[..., space.indices(block.in_space)], block.w1.astype(dtype))
+    y = _linear(np.maximum(pre, 0), block.w2.astype(dtype))
     return pre, _scatter(space, block.out_space, y)
 
 
@@ -116,7 +124,7 @@ def attention_forward(head: AttentionHead, space: Space, x: np.ndarray,
     q = x[..., space.indices(head.query_space)]
     k = x[..., space.indices(head.key_space)]
     v = x[..., space.indices(head.value_space)]
-    scores = (q @ head.w_qk.astype(dtype)) @ np.swapaxes(k, -1, -2)
+    scores = _linear(q, head.w_qk.astype(dtype)) @ np.swapaxes(k, -1, -2)
     n = x.shape[-2]
     visible = np.ones(scores.shape, dtype=bool)
     if mask is not None:
@@ -127,7 +135,7 @@ def attention_forward(head: AttentionHead, space: Space, x: np.ndarray,
     scores = scores - scores.max(axis=-1, keepdims=True)
     weights = np.exp(scores)
     weights = weights / weights.sum(axis=-1, keepdims=True)
-    y = weights @ (v @ head.w_ov.astype(dtype))
+    y = weights @ _linear(v, head.w_ov.astype(dtype))
     return weights, _scatter(space, head.out_space, y)
 
 

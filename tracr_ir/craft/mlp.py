@@ -156,6 +156,11 @@ def map_categorical_mlp(in_space: Space, out_space: Space, table: Mapping[Any, A
     Margin: an input within l1 distance eps of a one-hot moves z by at most eps, so
     |a| >= 1 - 2 eps and the step margin |a| - 1/2 >= 1/2 - 2 eps > 0 for eps < 1/4.
     Hidden size 2 x (number of output values).
+
+    A `None` key maps the zero vector (None) to `table[None]` (an Aggregate's non-None
+    default): that value's step uses z_y = (coordinates mapping to y) + g - (all
+    coordinates), i.e. a = 1 - 2 (coordinates of the values not mapping to y), which is +1
+    on the zero vector and on the values mapping to y, -1 on the others (same margin).
     """
     _check_numerical_out(out_space, numerical_output)
     _name_of(in_space, "in_space")
@@ -165,7 +170,14 @@ def map_categorical_mlp(in_space: Space, out_space: Space, table: Mapping[Any, A
         if y is None and not numerical_output:
             continue
         by_output.setdefault(y, []).append(d)
+    none_to = table.get(None) if None in table else None
+    if numerical_output and none_to == 0:
+        none_to = None
     builder = _Builder(label, out_space)
+    if none_to is not None:
+        hits = set(by_output.pop(none_to, []))
+        builder.ramp({d: -2.0 for d in in_space if d not in hits}, 1.0,
+                     _output(out_space, none_to, numerical_output, label))
     for y in sorted_values(by_output):
         out = _output(out_space, y, numerical_output, label)
         builder.ramp({d: 2.0 for d in by_output[y]}, -1.0, out)

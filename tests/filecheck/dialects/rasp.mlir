@@ -13,7 +13,7 @@ builtin.module {
     %neither = rasp.selector_not "neither_5" %either : !rasp.selector
     %width = rasp.selector_width "width_6" %neither : !rasp.sop<categorical, {0, 1, 2, 3, 4}>
     %val = rasp.map "val_7" %tokens {1 -> (1, "x"), "a" -> none, "b" -> -2.5} : !rasp.sop<categorical, {none, -2.5, (1, "x")}>
-    %num = rasp.map "num_8" %width {0 -> true, 1 -> false, 2 -> 1.0e+20, 3 -> -inf, 4 -> 0} : !rasp.sop<numerical, {false, true, -inf, 1.0e+20}>
+    %num = rasp.map "num_8" %width {0 -> true, 1 -> false, 2 -> 1.0e+20, 3 -> -inf, 4 -> 0} : !rasp.sop<numerical, {-inf, false, true, 1.0e+20}>
     %pair = rasp.sequence_map "pair_9" %tokens, %indices {(1, 0) -> "one\"zero", ("a", 1) -> ()} : !rasp.sop<categorical, {"one\"zero", ()}>
     %lin = rasp.linear_sequence_map "lin_10" %num, %num factors (1, -0.5) : !rasp.sop<numerical>
     %full = rasp.full "full_11" (7) : !rasp.sop<categorical, {(7)}>
@@ -31,7 +31,7 @@ builtin.module {
 // CHECK-NEXT:   %neither = rasp.selector_not "neither_5" %either : !rasp.selector
 // CHECK-NEXT:   %width = rasp.selector_width "width_6" %neither : !rasp.sop<categorical, {0, 1, 2, 3, 4}>
 // CHECK-NEXT:   %val = rasp.map "val_7" %tokens {1 -> (1, "x"), "a" -> none, "b" -> -2.5} : !rasp.sop<categorical, {none, -2.5, (1, "x")}>
-// CHECK-NEXT:   %num = rasp.map "num_8" %width {0 -> true, 1 -> false, 2 -> 1.0e+20, 3 -> -inf, 4 -> 0} : !rasp.sop<numerical, {false, true, -inf, 1.0e+20}>
+// CHECK-NEXT:   %num = rasp.map "num_8" %width {0 -> true, 1 -> false, 2 -> 1.0e+20, 3 -> -inf, 4 -> 0} : !rasp.sop<numerical, {-inf, false, true, 1.0e+20}>
 // CHECK-NEXT:   %pair = rasp.sequence_map "pair_9" %tokens, %indices {(1, 0) -> "one\"zero", ("a", 1) -> ()} : !rasp.sop<categorical, {"one\"zero", ()}>
 // CHECK-NEXT:   %lin = rasp.linear_sequence_map "lin_10" %num, %num factors (1, -0.5) : !rasp.sop<numerical>
 // CHECK-NEXT:   %full = rasp.full "full_11" (7) : !rasp.sop<categorical, {(7)}>

@@ -1,0 +1,571 @@
+"""The `craft` dialect: a RASP program as blocks acting on named subspaces of the residual.
+
+```
+craft.program vocab {1, 2, 3} max_seq_len 5 bos "BOS" pad "PAD" causal false
+    (%tokens: !craft.space<[tokens:1, tokens:2, tokens:3]>,
+     %indices: !craft.space<[indices:0, indices:1, indices:2, indices:3, indices:4]>) {
+  %hist = craft.selector_width "hist_2" select [(%tokens, %tokens EQ)]
+      : !craft.space<[hist_2:1, hist_2:2, hist_2:3, hist_2:4, hist_2:5]>
+  %m = craft.categorical_mlp "map_3" layer 1 %hist {1 -> true, 2 -> false, 3 -> false,
+      4 -> false, 5 -> false} : !craft.space<[map_3]>
+  craft.output %m : !craft.space<[map_3]>
+}
+```
+
+- An SSA value is an s-op living in the residual subspace its type names: `!craft.space<[...]>`
+  lists basis directions `name` or `name:value` (values in the syntax of `tracr_ir.values`;
+  a name that is not a bare identifier is quoted). A categorical s-op has one direction per
+  value (None is the zero vector, so `x:none` is not a direction); a numerical s-op has the
+  single direction `name`. The constant directions `one` and `bos` are implicit.
+- Each op is one block family of `tracr_ir.craft` and carries what its construction needs
+  (tables, comparisons, tolerances), not weights: `block(max_seq_len)` derives the weights
+  with the construction, whose docstring gives the margin argument. The label names the
+  block and its hidden directions; `layer N` appears once layers are allocated.
+- Selectors are conjunctions of terms `(%keys, %queries PRED)` where PRED is a comparison
+  (`EQ`, `LT`, ...), its negation (`not EQ`), or a table `{(key, query) -> bool}` (a missing
+  entry is false). The lowering builds product s-ops for the composite selectors that are
+  not conjunctions (see `tracr_ir.craft.attention`).
+
+A categorical_mlp table may have a `none` key: the zero vector (None) then maps to that value
+(an Aggregate's non-None default); every other op maps None to None.
+
+`tracr_ir.interpreters.craft` runs a program (`tracr_ir.compiler.interpret`) with the numpy
+reference forward of the blocks, so its exactness is the model's. Types and attributes are in
+`tracr_ir.dialects.craft_base` (with the op base classes); the generic form also uses the `rasp` dialect's value,
+value-set and table attributes, so a context parsing craft IR loads both dialects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from xdsl.dialects.builtin import BoolAttr, IntegerAttr, IntegerType, StringAttr, i64
+from xdsl.ir import Attribute, Block, Dialect, Region, SSAValue
+from xdsl.irdl import (
+    IRDLOperation,
+    irdl_op_definition,
+    operand_def,
+    opt_prop_def,
+    prop_def,
+    region_def,
+    result_def,
+    traits_def,
+    var_operand_def,
+)
+from xdsl.parser import Parser
+from xdsl.printer import Printer
+from xdsl.traits import HasParent, IsTerminator, Pure
+from xdsl.utils.exceptions import VerifyException
+
+from tracr_ir.craft import attention as craft_attention
+from tracr_ir.craft import blocks as craft_blocks
+from tracr_ir.craft import mlp as craft_mlp
+from tracr_ir.craft.bases import Direction, Space
+from tracr_ir.craft.selector_width import selector_width as build_selector_width
+from tracr_ir.dialects.craft_base import (
+    CraftOp,
+    DirectionsAttr,
+    PredicateAttr,
+    PredicatesAttr,
+    SpaceType,
+    Term,
+    _flatten_terms,
+    _number,
+    _props,
+    _SelectorOp,
+    _TableOp,
+    format_direction,
+    parse_direction,
+)
+from tracr_ir.dialects.craft_base import space_of as _space
+from tracr_ir.dialects.rasp import (
+    TableAttr,
+    ValueAttr,
+    ValueSetAttr,
+    parse_optional_defined_operand,
+)
+from tracr_ir.values import (
+    format_value,
+    format_value_set,
+    parse_string,
+    parse_value,
+    parse_value_set,
+)
+
+__all__ = [
+    "CRAFT", "CRAFT_OPS", "CraftOp", "ProgramOp", "OutputOp", "CategoricalMLPOp",
+    "NumericalMLPOp", "SequenceMapMLPOp", "LinearMLPOp", "ConstantMLPOp",
+    "CategoricalAttentionOp", "NumericalAttentionOp", "SelectorWidthOp", "SpaceType",
+    "DirectionsAttr", "PredicateAttr", "PredicatesAttr", "format_direction", "parse_direction",
+    "block_kind",
+]
+
+### Ops.
+
+@irdl_op_definition
+class CategoricalMLPOp(_TableOp):
+    """`%y = craft.categorical_mlp "map_1" %x {1 -> "a", 2 -> none} : !craft.space<[...]>`:
+    a lookup from a categorical s-op to a categorical or numerical one
+    (`craft.mlp.map_categorical_mlp`)."""
+
+    name = "craft.categorical_mlp"
+    input = operand_def(SpaceType)
+
+    def __init__(self, label: str, input: SSAValue, table: dict, out: Sequence[Direction] | Space,
+                 layer: int | None = None):
+        self._init(label, [input], out, layer, table=TableAttr.from_dict(table))
+
+    def verify_(self) -> None:
+        if _space(self.input).is_numerical:
+            raise VerifyException(f"{self.name} '{self.label_text}' reads a categorical s-op")
+        table = self.table.as_dict()
+        for v in _space(self.input).values:
+            if v not in table:
+                raise VerifyException(f"{self.name} '{self.label_text}': no table entry for "
+                                      f"{format_value(v)}")
+        self._check_outputs()
+
+    def block(self, max_seq_len: int) -> craft_blocks.MLPBlock:
+        return craft_mlp.map_categorical_mlp(
+            _space(self.input).space, self.out_space, self.table.as_dict(), self.label_text,
+            numerical_output=_space(self.output).is_numerical)
+
+
+@irdl_op_definition
+class NumericalMLPOp(_TableOp):
+    """`%y = craft.numerical_mlp "map_1" %x {0.0 -> 1, 0.5 -> -2} input_error 1.0e-05 : ...`:
+    a discretising map of a numerical s-op, for inputs within `input_error` of a table key
+    (`craft.mlp.map_numerical_mlp` / `map_numerical_to_categorical_mlp`)."""
+
+    name = "craft.numerical_mlp"
+    input = operand_def(SpaceType)
+    input_error = prop_def(ValueAttr)
+
+    def __init__(self, label: str, input: SSAValue, table: dict, input_error: float,
+                 out: Sequence[Direction] | Space, layer: int | None = None):
+        self._init(label, [input], out, layer, table=TableAttr.from_dict(table),
+                   input_error=ValueAttr(float(input_error)))
+
+    def print_payload(self, printer: Printer) -> None:
+        super().print_payload(printer)
+        printer.print_string(f" input_error {format_value(self.input_error.data)}")
+
+    @classmethod
+    def parse_payload(cls, parser: Parser) -> dict[str, Attribute]:
+        props = super().parse_payload(parser)
+        parser.parse_keyword("input_error")
+        return props | {"input_error": ValueAttr(parse_value(parser))}
+
+    def verify_(self) -> None:
+        if not _space(self.input).is_numerical:
+            raise VerifyException(f"{self.name} '{self.label_text}' reads a numerical s-op")
+        for arg, _ in self.table.data:
+            if type(arg) not in (bool, int, float):
+                raise VerifyException(f"{self.name} '{self.label_text}': table key "
+                                      f"{format_value(arg)} is not a number")
+        _number(self.input_error, "input_error", f"{self.name} '{self.label_text}'")
+        self._check_outputs()
+
+    def block(self, max_seq_len: int) -> craft_blocks.MLPBlock:
+        in_dir = _space(self.input).space[0]
+        table = self.table.as_dict()
+        error = float(self.input_error.data)
+        if _space(self.output).is_numerical:
+            return craft_mlp.map_numerical_mlp(in_dir, self.out_space[0], table,
+                                               input_error=error, label=self.label_text)
+        return craft_mlp.map_numerical_to_categorical_mlp(in_dir, self.out_space, table,
+                                                          input_error=error,
+                                                          label=self.label_text)
+
+
+@irdl_op_definition
+class SequenceMapMLPOp(_TableOp):
+    """`%z = craft.sequence_map_mlp "f_1" %x, %y {(1, "a") -> 2} : ...`: a categorical x
+    categorical map, one step per value pair (`craft.mlp.sequence_map_mlp`)."""
+
+    name = "craft.sequence_map_mlp"
+    fst = operand_def(SpaceType)
+    snd = operand_def(SpaceType)
+
+    def __init__(self, label: str, fst: SSAValue, snd: SSAValue, table: dict,
+                 out: Sequence[Direction] | Space, layer: int | None = None):
+        self._init(label, [fst, snd], out, layer, table=TableAttr.from_dict(table))
+
+    def verify_(self) -> None:
+        if _space(self.fst).is_numerical or _space(self.snd).is_numerical:
+            raise VerifyException(f"{self.name} '{self.label_text}' reads categorical s-ops")
+        if set(_space(self.fst).space) & set(_space(self.snd).space):
+            raise VerifyException(f"{self.name} '{self.label_text}': the operands must be "
+                                  "different s-ops (a map of one s-op is a categorical_mlp)")
+        self._check_outputs()
+
+    def block(self, max_seq_len: int) -> craft_blocks.MLPBlock:
+        return craft_mlp.sequence_map_mlp(
+            _space(self.fst).space, _space(self.snd).space, self.out_space,
+            self.table.as_dict(), self.label_text,
+            numerical_output=_space(self.output).is_numerical)
+
+
+@irdl_op_definition
+class LinearMLPOp(CraftOp):
+    """`%z = craft.linear_mlp "lsm_1" %x, %y factors (2, -0.5) constant 0 : !craft.space<[z]>`:
+    an exact affine map of numerical s-ops (`craft.mlp.linear_mlp`)."""
+
+    name = "craft.linear_mlp"
+    inputs = var_operand_def(SpaceType)
+    factors = prop_def(ValueAttr)
+    constant = prop_def(ValueAttr)
+
+    def __init__(self, label: str, inputs: Sequence[SSAValue], factors: Sequence[float],
+                 constant: float, out: Sequence[Direction] | Space, layer: int | None = None):
+        self._init(label, inputs, out, layer, factors=ValueAttr(tuple(factors)),
+                   constant=ValueAttr(constant))
+
+    @classmethod
+    def _variadic(cls) -> bool:
+        return True
+
+    def print_payload(self, printer: Printer) -> None:
+        factors = ", ".join(format_value(f) for f in self.factors.data)
+        printer.print_string(f" factors ({factors}) constant {format_value(self.constant.data)}")
+
+    @classmethod
+    def parse_payload(cls, parser: Parser) -> dict[str, Attribute]:
+        parser.parse_keyword("factors")
+        factors = parser.parse_comma_separated_list(parser.Delimiter.PAREN,
+                                                    lambda: parse_value(parser))
+        parser.parse_keyword("constant")
+        return {"factors": ValueAttr(tuple(factors)),
+                "constant": ValueAttr(parse_value(parser))}
+
+    def verify_(self) -> None:
+        where = f"{self.name} '{self.label_text}'"
+        factors = self.factors.data
+        if not isinstance(factors, tuple) or len(factors) != len(self.inputs):
+            raise VerifyException(f"{where}: one factor per input")
+        for f in factors:
+            _number(ValueAttr(f), "a factor", where)
+        _number(self.constant, "the constant", where)
+        if not all(_space(x).is_numerical for x in self.inputs):
+            raise VerifyException(f"{where} reads numerical s-ops")
+        if not _space(self.output).is_numerical:
+            raise VerifyException(f"{where} writes a numerical s-op")
+
+    def block(self, max_seq_len: int) -> craft_blocks.MLPBlock:
+        coefficients: dict[Direction, float] = {}
+        for x, f in zip(self.inputs, self.factors.data):
+            d = _space(x).space[0]
+            coefficients[d] = coefficients.get(d, 0.0) + float(f)
+        return craft_mlp.linear_mlp(coefficients, self.out_space[0],
+                                    float(self.constant.data), self.label_text)
+
+
+@irdl_op_definition
+class ConstantMLPOp(CraftOp):
+    """`%c = craft.constant_mlp "full_1" fill "z" : !craft.space<[full_1:"z"]>`: Full."""
+
+    name = "craft.constant_mlp"
+    fill = prop_def(ValueAttr)
+
+    def __init__(self, label: str, fill: Any, out: Sequence[Direction] | Space,
+                 layer: int | None = None):
+        self._init(label, [], out, layer, fill=ValueAttr(fill))
+
+    def print_payload(self, printer: Printer) -> None:
+        printer.print_string(f" fill {format_value(self.fill.data)}")
+
+    @classmethod
+    def parse_payload(cls, parser: Parser) -> dict[str, Attribute]:
+        parser.parse_keyword("fill")
+        return {"fill": ValueAttr(parse_value(parser))}
+
+    def verify_(self) -> None:
+        out = _space(self.output)
+        fill = self.fill.data
+        if out.is_numerical:
+            _number(self.fill, "a numerical fill", f"{self.name} '{self.label_text}'")
+        elif fill is not None and fill not in set(out.values):
+            raise VerifyException(f"{self.name} '{self.label_text}': the fill has no "
+                                  "direction in the result")
+
+    def block(self, max_seq_len: int) -> craft_blocks.MLPBlock:
+        return craft_mlp.constant_mlp(self.out_space, self.fill.data, self.label_text,
+                                      numerical_output=_space(self.output).is_numerical)
+
+
+@irdl_op_definition
+class CategoricalAttentionOp(_SelectorOp):
+    """`%y = craft.categorical_attention "agg_1" %v select [(%indices, %opp EQ)]
+    tolerance 0.25 : ...`: the selected value, None when nothing is selected; the output is
+    within l1 `tolerance` of its one-hot (`craft.attention.categorical_attention`)."""
+
+    name = "craft.categorical_attention"
+    value = operand_def(SpaceType)
+    term_args = var_operand_def(SpaceType)
+    tolerance = prop_def(ValueAttr)
+
+    def __init__(self, label: str, value: SSAValue, terms: Sequence[Term], tolerance: float,
+                 out: Sequence[Direction] | Space, layer: int | None = None):
+        args, predicates = _flatten_terms(terms)
+        super().__init__(operands=[value, args], result_types=[SpaceType(out)],
+                         properties=_props(label, layer, predicates=predicates,
+                                           tolerance=ValueAttr(float(tolerance))))
+    N_LEADING: ClassVar[int] = 1
+
+    def print_payload(self, printer: Printer) -> None:
+        printer.print_string(f" tolerance {format_value(self.tolerance.data)}")
+
+    @classmethod
+    def parse_payload(cls, parser: Parser) -> dict[str, Attribute]:
+        parser.parse_keyword("tolerance")
+        return {"tolerance": ValueAttr(parse_value(parser))}
+
+    def verify_(self) -> None:
+        super().verify_()
+        where = f"{self.name} '{self.label_text}'"
+        _number(self.tolerance, "the tolerance", where)
+        value, out = _space(self.operands[0]), _space(self.output)
+        if value.is_numerical or out.is_numerical:
+            raise VerifyException(f"{where}: categorical value and result expected")
+        if not set(value.values) <= set(out.values):
+            raise VerifyException(f"{where}: every value needs a direction in the result")
+
+    def block(self, max_seq_len: int) -> craft_blocks.AttentionHead:
+        return craft_attention.categorical_attention(
+            self.terms(), _space(self.operands[0]).space, self.out_space, max_seq_len,
+            float(self.tolerance.data), label=self.label_text)
+
+
+@irdl_op_definition
+class NumericalAttentionOp(_SelectorOp):
+    """`%y = craft.numerical_attention "frac_1" %v select [(%indices, %indices LEQ)]
+    tolerance 3.1e-05 magnitude 1 : !craft.space<[frac_1]>`: the mean of the selected
+    values (|values| <= magnitude), 0 when nothing is selected
+    (`craft.attention.numerical_attention`)."""
+
+    name = "craft.numerical_attention"
+    value = operand_def(SpaceType)
+    term_args = var_operand_def(SpaceType)
+    tolerance = prop_def(ValueAttr)
+    magnitude = prop_def(ValueAttr)
+
+    def __init__(self, label: str, value: SSAValue, terms: Sequence[Term], tolerance: float,
+                 magnitude: float, out: Sequence[Direction] | Space, layer: int | None = None):
+        args, predicates = _flatten_terms(terms)
+        super().__init__(operands=[value, args], result_types=[SpaceType(out)],
+                         properties=_props(label, layer, predicates=predicates,
+                                           tolerance=ValueAttr(float(tolerance)),
+                                           magnitude=ValueAttr(magnitude)))
+    N_LEADING: ClassVar[int] = 1
+
+    def print_payload(self, printer: Printer) -> None:
+        printer.print_string(f" tolerance {format_value(self.tolerance.data)} "
+                             f"magnitude {format_value(self.magnitude.data)}")
+
+    @classmethod
+    def parse_payload(cls, parser: Parser) -> dict[str, Attribute]:
+        parser.parse_keyword("tolerance")
+        tolerance = ValueAttr(parse_value(parser))
+        parser.parse_keyword("magnitude")
+        return {"tolerance": tolerance, "magnitude": ValueAttr(parse_value(parser))}
+
+    def verify_(self) -> None:
+        super().verify_()
+        where = f"{self.name} '{self.label_text}'"
+        _number(self.tolerance, "the tolerance", where)
+        _number(self.magnitude, "the magnitude", where)
+        if not (_space(self.operands[0]).is_numerical and _space(self.output).is_numerical):
+            raise VerifyException(f"{where}: numerical value and result expected")
+
+    def block(self, max_seq_len: int) -> craft_blocks.AttentionHead:
+        m = float(self.magnitude.data)
+        return craft_attention.numerical_attention(
+            self.terms(), _space(self.operands[0]).space[0], self.out_space[0], [m],
+            max_seq_len, float(self.tolerance.data), label=self.label_text)
+
+
+@irdl_op_definition
+class SelectorWidthOp(_SelectorOp):
+    """`%w = craft.selector_width "hist_1" select [(%tokens, %tokens EQ)] : ...`: the number of
+    selected keys, categorical or numerical (`craft.selector_width.selector_width`)."""
+
+    name = "craft.selector_width"
+    term_args = var_operand_def(SpaceType)
+
+    def __init__(self, label: str, terms: Sequence[Term], out: Sequence[Direction] | Space,
+                 layer: int | None = None):
+        args, predicates = _flatten_terms(terms)
+        super().__init__(operands=[args], result_types=[SpaceType(out)],
+                         properties=_props(label, layer, predicates=predicates))
+
+    def verify_(self) -> None:
+        super().verify_()
+        out = _space(self.output)
+        if not out.is_numerical and not all(type(w) is int and w >= 0 for w in out.values):
+            raise VerifyException(f"{self.name} '{self.label_text}': widths are integers >= 0")
+
+    def block(self, max_seq_len: int) -> craft_blocks.SelectorWidthBlock:
+        out = _space(self.output)
+        return build_selector_width(self.terms(), out.space, max_seq_len,
+                                    numerical_output=out.is_numerical, label=self.label_text)
+
+
+@irdl_op_definition
+class ProgramOp(IRDLOperation):
+    """A craft program: `tokens` and `indices` are the block arguments, `craft.output` the
+    result. Properties as `rasp.program`."""
+
+    name = "craft.program"
+    vocab = prop_def(ValueSetAttr)
+    max_seq_len = prop_def(IntegerAttr[IntegerType])
+    bos = prop_def(StringAttr)
+    pad = prop_def(StringAttr)
+    causal = prop_def(BoolAttr)
+    body = region_def("single_block")
+
+    def __init__(self, vocab: Sequence[Any], max_seq_len: int, bos: str = "BOS",
+                 pad: str = "PAD", causal: bool = False, body: Region | None = None):
+        if body is None:
+            tokens = SpaceType(Space.categorical("tokens", vocab))
+            indices = SpaceType(Space.categorical("indices", range(max_seq_len)))
+            block = Block(arg_types=(tokens, indices))
+            block.args[0].name_hint, block.args[1].name_hint = "tokens", "indices"
+            body = Region(block)
+        super().__init__(
+            properties={
+                "vocab": ValueSetAttr.from_values(list(vocab)),
+                "max_seq_len": IntegerAttr(max_seq_len, i64),
+                "bos": StringAttr(bos),
+                "pad": StringAttr(pad),
+                "causal": IntegerAttr.from_bool(causal),
+            },
+            regions=[body],
+        )
+
+    @property
+    def block(self) -> Block:
+        return self.body.block
+
+    @property
+    def tokens(self) -> SSAValue:
+        return self.block.args[0]
+
+    @property
+    def indices(self) -> SSAValue:
+        return self.block.args[1]
+
+    @property
+    def vocab_values(self) -> tuple:
+        return self.vocab.data
+
+    @property
+    def length(self) -> int:
+        return self.max_seq_len.value.data
+
+    @property
+    def is_causal(self) -> bool:
+        return bool(self.causal.value.data)
+
+    @property
+    def output(self) -> OutputOp:
+        terminator = self.block.last_op
+        assert isinstance(terminator, OutputOp)
+        return terminator
+
+    def print(self, printer: Printer) -> None:
+        printer.print_string(
+            f" vocab {format_value_set(self.vocab.data)} max_seq_len {self.length} "
+            f"bos {format_value(self.bos.data)} pad {format_value(self.pad.data)}"
+            f" causal {'true' if self.is_causal else 'false'} (")
+        printer.print_list(self.block.args, printer.print_block_argument)
+        printer.print_string(")")
+        printer.print_op_attributes(self.attributes, print_keyword=True)
+        printer.print_string(" ")
+        printer.print_region(self.body, print_entry_block_args=False)
+
+    @classmethod
+    def parse(cls, parser: Parser) -> ProgramOp:
+        parser.parse_keyword("vocab")
+        vocab = parse_value_set(parser)
+        parser.parse_keyword("max_seq_len")
+        max_seq_len = parser.parse_integer(allow_boolean=False, allow_negative=False)
+        parser.parse_keyword("bos")
+        bos = parse_string(parser)
+        parser.parse_keyword("pad")
+        pad = parse_string(parser)
+        parser.parse_keyword("causal")
+        causal = parser.parse_boolean()
+        args = parser.parse_comma_separated_list(parser.Delimiter.PAREN, parser.parse_argument)
+        attrs = parser.parse_optional_attr_dict_with_keyword()
+        op = ProgramOp(vocab, max_seq_len, bos, pad, causal, parser.parse_region(args))
+        if attrs is not None:
+            op.attributes |= attrs.data
+        return op
+
+    def verify_(self) -> None:
+        args = self.block.args
+        if len(args) != 2 or not all(isinstance(a.type, SpaceType) for a in args):
+            raise VerifyException("craft.program takes two space block arguments: tokens "
+                                  "and indices")
+        if not isinstance(self.block.last_op, OutputOp):
+            raise VerifyException("craft.program must end with craft.output")
+        labels: set[str] = set()
+        for op in self.block.ops:
+            if isinstance(op, CraftOp):
+                if op.label_text in labels:
+                    raise VerifyException(f"two ops have the label '{op.label_text}'")
+                labels.add(op.label_text)
+
+
+@irdl_op_definition
+class OutputOp(IRDLOperation):
+    """`craft.output %y : !craft.space<[...]>`: the program's result."""
+
+    name = "craft.output"
+    value = operand_def(SpaceType)
+    traits = traits_def(IsTerminator(), HasParent(ProgramOp))
+
+    def __init__(self, value: SSAValue):
+        super().__init__(operands=[value])
+
+    def print(self, printer: Printer) -> None:
+        printer.print_string(" ")
+        printer.print_operand(self.value)
+        printer.print_string(" : ")
+        printer.print_attribute(self.value.type)
+
+    @classmethod
+    def parse(cls, parser: Parser) -> OutputOp:
+        unresolved = parser.parse_unresolved_operand()
+        parser.parse_punctuation(":")
+        return OutputOp(parser.resolve_operand(unresolved, parser.parse_type()))
+
+
+def block_kind(op: CraftOp) -> str:
+    """"attention", "mlp" or "selector_width" (an attention head, then an MLP reading it)."""
+    if isinstance(op, SelectorWidthOp):
+        return "selector_width"
+    if isinstance(op, (CategoricalAttentionOp, NumericalAttentionOp)):
+        return "attention"
+    return "mlp"
+
+
+CRAFT_OPS = [
+    ProgramOp,
+    OutputOp,
+    CategoricalMLPOp,
+    NumericalMLPOp,
+    SequenceMapMLPOp,
+    LinearMLPOp,
+    ConstantMLPOp,
+    CategoricalAttentionOp,
+    NumericalAttentionOp,
+    SelectorWidthOp,
+]
+
+CRAFT = Dialect(
+    "craft",
+    CRAFT_OPS,
+    [SpaceType, DirectionsAttr, PredicateAttr, PredicatesAttr],
+)

@@ -1,0 +1,163 @@
+"""`lower-craft-to-transformer`: dense weights over the residual stream, layer by layer.
+
+```
+craft.program ... attributes {residual = #craft.directions<[one, bos, tokens:1, ...]>} {
+  %hist = craft.selector_width "hist_2" layer 0 ...
+  %m = craft.categorical_mlp "map_3" layer 1 %hist {...}
+  craft.output %m
+}
+```
+becomes
+```
+transformer.model vocab {...} max_seq_len 5 ... residual [one, bos, tokens:1, ...] {
+  transformer.embed token = ... position = ...
+  transformer.attention layer 0 { head "hist_2" ... }
+  transformer.mlp layer 0 ...      // hist_2's decoding MLP
+  transformer.attention layer 1 {}
+  transformer.mlp layer 1 ...      // map_3
+  transformer.unembed categorical [map_3:1, ...]
+}
+```
+
+Needs `craft-allocate-layers` and `craft-layout-residual` first. Each block's weights come from
+its construction (`op.block(max_seq_len)`) and are placed at its spaces' rows and columns of
+the residual; nothing is rescaled, so the model computes what the craft interpreter computes.
+- A head with bilinear `w_qk` [query x key] and `w_ov` [value x out] becomes
+  W_Q = P_q w_qk, W_K = P_k (or W_Q = P_q, W_K = P_k w_qk^T when the query space is the
+  smaller) and W_V = P_v w_ov, W_O = P_out^T (or W_V = P_v, W_O = w_ov P_out^T), so each head
+  is as narrow as its smaller side. The logit scale is inside w_qk.
+- The MLPs of one layer are concatenated along the hidden axis; craft MLPs have no biases
+  (constants come from the `one` direction), so b_1 = b_2 = 0.
+- The embedding writes `one` at every position and `bos` at position 0; token v writes
+  `tokens:v`, position p >= 1 writes `indices:(p-1)`; PAD writes nothing (padded keys are
+  masked at run time).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from xdsl.context import Context
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.passes import ModulePass
+from xdsl.rewriter import Rewriter
+
+from tracr_ir.craft import blocks as craft_blocks
+from tracr_ir.craft.bases import BOS, ONE, Direction, Space
+from tracr_ir.dialects import craft, transformer
+from tracr_ir.errors import PipelineError
+from tracr_ir.interpreters.transformer import MLP, Head, Label, Layer, Output
+from tracr_ir.passes.craft_layout_residual import RESIDUAL_ATTR
+
+
+def _placed(space: Space, part: Space, matrix: np.ndarray, axis: int) -> np.ndarray:
+    """`matrix` with its `axis` (rows 0, columns 1) spread over `space` at `part`'s directions."""
+    shape = list(matrix.shape)
+    shape[axis] = len(space)
+    out = np.zeros(shape)
+    index = space.indices(part)
+    if axis == 0:
+        out[index, :] = matrix
+    else:
+        out[:, index] = matrix
+    return out
+
+
+def _projection(space: Space, part: Space) -> np.ndarray:
+    """P [len(space), len(part)]: reads `part`'s coordinates out of the residual."""
+    return _placed(space, part, np.eye(len(part)), axis=0)
+
+
+def lower_head(head: craft_blocks.AttentionHead, space: Space) -> Head:
+    if len(head.query_space) <= len(head.key_space):
+        w_q, w_k = _projection(space, head.query_space), _placed(space, head.key_space,
+                                                                 head.w_qk.T, axis=0)
+    else:
+        w_q, w_k = _placed(space, head.query_space, head.w_qk, 0), _projection(space,
+                                                                               head.key_space)
+    if len(head.value_space) <= len(head.out_space):
+        w_v = _projection(space, head.value_space)
+        w_o = _placed(space, head.out_space, head.w_ov, axis=1)
+    else:
+        w_v = _placed(space, head.value_space, head.w_ov, axis=0)
+        w_o = _projection(space, head.out_space).T
+    return Head(w_q, w_k, w_v, w_o, label=head.label)
+
+
+def lower_mlps(mlps: Sequence[craft_blocks.MLPBlock], space: Space) -> MLP | None:
+    if not mlps:
+        return None
+    w_1 = np.concatenate([_placed(space, m.in_space, m.w1, axis=0) for m in mlps], axis=1)
+    w_2 = np.concatenate([_placed(space, m.out_space, m.w2, axis=1) for m in mlps], axis=0)
+    label = ",".join(m.label for m in mlps if m.label)
+    return MLP(w_1, np.zeros(w_1.shape[1]), w_2, np.zeros(len(space)), label=label)
+
+
+def embeddings(program: craft.ProgramOp, space: Space) -> tuple[np.ndarray, np.ndarray]:
+    """Token rows (vocab in canonical order, then BOS, then PAD) and position rows."""
+    tokens, indices = (arg.type.space for arg in program.block.args)  # type: ignore[attr-defined]
+    vocab = list(program.vocab.data)
+    token = np.zeros((len(vocab) + 2, len(space)))
+    for row, value in enumerate(vocab):
+        token[row, space.index(Direction(tokens[0].name, value))] = 1
+        token[row, space.index(ONE)] = 1
+    token[len(vocab), space.index(ONE)] = 1
+    token[len(vocab), space.index(BOS)] = 1
+    position = np.zeros((program.length + 1, len(space)))
+    for p in range(1, program.length + 1):
+        position[p, space.index(Direction(indices[0].name, p - 1))] = 1
+    return token, position
+
+
+def lower_program(program: craft.ProgramOp) -> ModuleOp:
+    if RESIDUAL_ATTR not in program.attributes:
+        raise PipelineError("lower-craft-to-transformer needs craft-layout-residual first")
+    space = Space(program.attributes[RESIDUAL_ATTR].data)  # type: ignore[attr-defined]
+    placed: dict[int, tuple[list[Head], list[craft_blocks.MLPBlock]]] = {}
+    for op in program.block.ops:
+        if not isinstance(op, craft.CraftOp):
+            continue
+        if op.layer_index is None:
+            raise PipelineError(
+                f"lower-craft-to-transformer needs craft-allocate-layers first "
+                f"({op.label_text} has no layer)"
+            )
+        heads, mlps = placed.setdefault(op.layer_index, ([], []))
+        block = op.block(program.length)
+        if isinstance(block, craft_blocks.SelectorWidthBlock):
+            heads.append(lower_head(block.attention, space))
+            mlps.append(block.mlp)
+        elif isinstance(block, craft_blocks.AttentionHead):
+            heads.append(lower_head(block, space))
+        else:
+            mlps.append(block)
+    n_layers = max(placed, default=-1) + 1
+    layers = [
+        Layer(placed.get(l, ([], []))[0], lower_mlps(placed.get(l, ([], []))[1], space))
+        for l in range(n_layers)
+    ]
+    out_space = program.output.value.type.space  # type: ignore[attr-defined]
+    kind = "numerical" if program.output.value.type.is_numerical else "categorical"  # type: ignore[attr-defined]
+    token, position = embeddings(program, space)
+    return transformer.build_model(
+        program.vocab.data, program.length, [Label.of(d) for d in space], token, position,
+        layers, Output(kind, tuple(Label.of(d) for d in out_space)),
+        bos=program.bos.data, pad=program.pad.data, causal=program.is_causal,
+    )
+
+
+@dataclass(frozen=True)
+class LowerCraftToTransformer(ModulePass):
+    """Replace each `craft.program` by a `transformer.model` (see the module docstring)."""
+
+    name = "lower-craft-to-transformer"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        for program in list(op.walk()):
+            if isinstance(program, craft.ProgramOp):
+                model = lower_program(program).body.block.first_op
+                assert model is not None
+                model.detach()
+                Rewriter.replace_op(program, model)
