@@ -390,6 +390,10 @@ class StageIR(Mapping[str, str]):
         self._modules[stage] = module.clone()
         self._text.pop(stage, None)
 
+    def module(self, stage: str) -> ModuleOp:
+        """The recorded module of `stage` (a copy: changing it changes nothing here)."""
+        return self._modules[stage].clone()
+
     def __getitem__(self, stage: str) -> str:
         if stage not in self._text:
             self._text[stage] = print_module(self._modules[stage])

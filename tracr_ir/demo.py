@@ -1,5 +1,5 @@
-"""`make demo`: compile a lib program through every stage built so far, printing each IR,
-then run the last stage beside `rasp.evaluate`.
+"""`make demo`: compile a lib program through every stage, printing each stage's IR, then run
+the jit-compiled JAX model beside `rasp.evaluate` and every stage's interpreter.
 
     python -m tracr_ir.demo [--program sort_unique|hist|reverse|frac_prevs] [--input 3 1 2]
 """
@@ -9,18 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from xdsl.dialects.builtin import ModuleOp
-from xdsl.passes import ModulePass
-
 from tracr_ir import lib, rasp
-from tracr_ir.compiler import (
-    DEFAULT_PIPELINE,
-    format_output,
-    interpret,
-    print_module,
-    run_pipeline,
-    to_ir,
-)
+from tracr_ir.compiler import compile_rasp_to_model, format_output, interpret
 
 PROGRAMS = {
     "sort_unique": (lambda: lib.make_sort_unique(rasp.tokens, rasp.tokens), [1, 2, 3, 4, 5]),
@@ -50,16 +40,17 @@ def main(argv: list[str] | None = None) -> int:
         vocab[(3 * i + 2) % len(vocab)] for i in range(min(args.max_seq_len, 4))
     ]
 
-    def show(previous: ModulePass | None, module: ModuleOp, _next: ModulePass | None) -> None:
-        title = "rasp dialect (to_ir)" if previous is None else f"after {previous.name}"
-        print(f"// -----// {title} //----- //")
-        print(print_module(module), end="\n\n")
-
-    module = to_ir(program, vocab, args.max_seq_len)
-    run_pipeline(module, DEFAULT_PIPELINE, callback=show)
-    print(f"input:          {format_output(inputs)}")
-    print(f"interpret(IR):  {format_output(interpret(module, inputs))}")
-    print(f"rasp.evaluate:  {format_output(rasp.evaluate(program, inputs))}")
+    model = compile_rasp_to_model(program, vocab, args.max_seq_len)
+    for stage, text in model.ir.items():
+        print(f"// -----// {stage} dialect //----- //")
+        print(text, end="\n\n")
+    print(f"input:                     {format_output(inputs)}")
+    print(f"rasp.evaluate:             {format_output(rasp.evaluate(program, inputs))}")
+    for stage, text in model.ir.items():
+        print(f"{'interpret(' + stage + ' IR):':<27}{format_output(interpret(text, inputs))}")
+    decoded = model.apply(["BOS", *inputs]).decoded
+    print(f"JAX model:                 {format_output(decoded[1:])}  (decoded: {decoded})")
+    print(f"model.stats():             {model.stats()}")
     return 0
 
 
