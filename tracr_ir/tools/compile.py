@@ -2,7 +2,9 @@
 to IR.
 
 `NAME` is a RASP s-op in the file, or a function of no arguments returning one. `--emit STAGE`
-runs the passes up to that stage and writes its IR to stdout or `-o`.
+runs the passes up to that stage and writes its IR to stdout or `-o`. Without `--emit`, the
+whole model is compiled and `-o` gets its weights with labels and metadata as `transformer`
+IR (bit-exact; `tracr_ir.load(path)` builds the model again); without `-o` its stats print.
 """
 
 from __future__ import annotations
@@ -56,16 +58,26 @@ def _main(argv: Sequence[str]) -> int:
     parser.add_argument("--bos", default="BOS")
     parser.add_argument("--pad", default="PAD")
     parser.add_argument("--causal", action="store_true")
-    parser.add_argument("--emit", choices=list(STAGE_PIPELINES), default="rasp")
+    parser.add_argument("--allocator", choices=["greedy", "solver"], default="greedy")
+    parser.add_argument("--emit", choices=list(STAGE_PIPELINES))
     parser.add_argument("-o", "--output", help="output file (default: stdout)")
     parser.add_argument("--print-ir-after-all", action="store_true")
     parser.add_argument("--debug", action="store_true", help="show Python tracebacks")
     args = parser.parse_args(argv)
 
-    from tracr_ir.compiler import print_module, run_pipeline, to_ir
+    from tracr_ir.compiler import compile_rasp_to_model, print_module, run_pipeline, to_ir
 
     program = load_program(args.program)
     vocab = [parse_token(t) for t in args.vocab.split(",") if t != ""]
+    if args.emit is None:
+        model = compile_rasp_to_model(program, vocab, args.max_seq_len, args.bos, args.pad,
+                                      args.causal, allocator=args.allocator,
+                                      print_ir_after_all=args.print_ir_after_all)
+        if args.output:
+            model.save(args.output)
+        else:
+            print(model.stats())
+        return 0
     module = to_ir(program, vocab, args.max_seq_len, args.bos, args.pad, args.causal)
 
     def dump(previous: Any, module: Any, _next: Any) -> None:
@@ -74,7 +86,10 @@ def _main(argv: Sequence[str]) -> int:
             print(print_module(module), end="\n\n")
 
     callback = dump if args.print_ir_after_all else None
-    run_pipeline(module, STAGE_PIPELINES[args.emit], callback=callback)
+    spec = STAGE_PIPELINES[args.emit]
+    if args.allocator != "greedy" and args.emit != "rasp":
+        spec = spec.replace("strategy=greedy", f"strategy={args.allocator}")
+    run_pipeline(module, spec, callback=callback)
     text = print_module(module)
     if args.output:
         Path(args.output).write_text(text + "\n")
