@@ -46,16 +46,14 @@ from xdsl.irdl import (
     IRDLOperation,
     irdl_op_definition,
     operand_def,
-    opt_prop_def,
     prop_def,
     region_def,
-    result_def,
     traits_def,
     var_operand_def,
 )
 from xdsl.parser import Parser
 from xdsl.printer import Printer
-from xdsl.traits import HasParent, IsTerminator, Pure
+from xdsl.traits import HasParent, IsTerminator
 from xdsl.utils.exceptions import VerifyException
 
 from tracr_ir.craft import attention as craft_attention
@@ -83,7 +81,6 @@ from tracr_ir.dialects.rasp import (
     TableAttr,
     ValueAttr,
     ValueSetAttr,
-    parse_optional_defined_operand,
 )
 from tracr_ir.values import (
     format_value,
@@ -126,7 +123,7 @@ class CategoricalMLPOp(_TableOp):
                                       f"{format_value(v)}")
         self._check_outputs()
 
-    def block(self, max_seq_len: int) -> craft_blocks.MLPBlock:
+    def build_block(self, max_seq_len: int) -> craft_blocks.MLPBlock:
         return craft_mlp.map_categorical_mlp(
             _space(self.input).space, self.out_space, self.table.as_dict(), self.label_text,
             numerical_output=_space(self.output).is_numerical)
@@ -167,7 +164,7 @@ class NumericalMLPOp(_TableOp):
         _number(self.input_error, "input_error", f"{self.name} '{self.label_text}'")
         self._check_outputs()
 
-    def block(self, max_seq_len: int) -> craft_blocks.MLPBlock:
+    def build_block(self, max_seq_len: int) -> craft_blocks.MLPBlock:
         in_dir = _space(self.input).space[0]
         table = self.table.as_dict()
         error = float(self.input_error.data)
@@ -200,7 +197,7 @@ class SequenceMapMLPOp(_TableOp):
                                   "different s-ops (a map of one s-op is a categorical_mlp)")
         self._check_outputs()
 
-    def block(self, max_seq_len: int) -> craft_blocks.MLPBlock:
+    def build_block(self, max_seq_len: int) -> craft_blocks.MLPBlock:
         return craft_mlp.sequence_map_mlp(
             _space(self.fst).space, _space(self.snd).space, self.out_space,
             self.table.as_dict(), self.label_text,
@@ -252,7 +249,7 @@ class LinearMLPOp(CraftOp):
         if not _space(self.output).is_numerical:
             raise VerifyException(f"{where} writes a numerical s-op")
 
-    def block(self, max_seq_len: int) -> craft_blocks.MLPBlock:
+    def build_block(self, max_seq_len: int) -> craft_blocks.MLPBlock:
         coefficients: dict[Direction, float] = {}
         for x, f in zip(self.inputs, self.factors.data):
             d = _space(x).space[0]
@@ -289,7 +286,7 @@ class ConstantMLPOp(CraftOp):
             raise VerifyException(f"{self.name} '{self.label_text}': the fill has no "
                                   "direction in the result")
 
-    def block(self, max_seq_len: int) -> craft_blocks.MLPBlock:
+    def build_block(self, max_seq_len: int) -> craft_blocks.MLPBlock:
         return craft_mlp.constant_mlp(self.out_space, self.fill.data, self.label_text,
                                       numerical_output=_space(self.output).is_numerical)
 
@@ -331,7 +328,7 @@ class CategoricalAttentionOp(_SelectorOp):
         if not set(value.values) <= set(out.values):
             raise VerifyException(f"{where}: every value needs a direction in the result")
 
-    def block(self, max_seq_len: int) -> craft_blocks.AttentionHead:
+    def build_block(self, max_seq_len: int) -> craft_blocks.AttentionHead:
         return craft_attention.categorical_attention(
             self.terms(), _space(self.operands[0]).space, self.out_space, max_seq_len,
             float(self.tolerance.data), label=self.label_text)
@@ -378,7 +375,7 @@ class NumericalAttentionOp(_SelectorOp):
         if not (_space(self.operands[0]).is_numerical and _space(self.output).is_numerical):
             raise VerifyException(f"{where}: numerical value and result expected")
 
-    def block(self, max_seq_len: int) -> craft_blocks.AttentionHead:
+    def build_block(self, max_seq_len: int) -> craft_blocks.AttentionHead:
         m = float(self.magnitude.data)
         return craft_attention.numerical_attention(
             self.terms(), _space(self.operands[0]).space[0], self.out_space[0], [m],
@@ -405,7 +402,7 @@ class SelectorWidthOp(_SelectorOp):
         if not out.is_numerical and not all(type(w) is int and w >= 0 for w in out.values):
             raise VerifyException(f"{self.name} '{self.label_text}': widths are integers >= 0")
 
-    def block(self, max_seq_len: int) -> craft_blocks.SelectorWidthBlock:
+    def build_block(self, max_seq_len: int) -> craft_blocks.SelectorWidthBlock:
         out = _space(self.output)
         return build_selector_width(self.terms(), out.space, max_seq_len,
                                     numerical_output=out.is_numerical, label=self.label_text)

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -216,6 +217,9 @@ class PredicatesAttr(Data[tuple]):
 
 ### Op base classes.
 
+# op -> (what its block was derived from, the block); blocks are immutable.
+_BLOCKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
 
 #: A selector term for building ops: (keys, queries, predicate), the predicate a comparison
 #: name ("EQ"), a negated one ("not EQ"), a table {(key, query): bool}, or a PredicateAttr.
@@ -342,7 +346,20 @@ class CraftOp(IRDLOperation):
                           attributes=attrs.data if attrs is not None else {})
 
     def block(self, max_seq_len: int) -> craft_blocks.Block:
-        """The craft block (weights derived by the construction)."""
+        """The craft block: weights derived by the construction (`build_block`), cached per
+        op while its properties (the layer aside), operand and result types are unchanged."""
+        key = (max_seq_len, tuple(sorted((k, v) for k, v in self.properties.items()
+                                         if k != "layer")),
+               tuple(o.type for o in self.operands), self.output.type)
+        hit = _BLOCKS.get(self)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        block = self.build_block(max_seq_len)
+        _BLOCKS[self] = (key, block)
+        return block
+
+    def build_block(self, max_seq_len: int) -> craft_blocks.Block:
+        """Derive the block's weights (each op's construction)."""
         raise NotImplementedError
 
 
