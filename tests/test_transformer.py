@@ -430,7 +430,7 @@ def test_verifier_errors_name_the_op(mutate, message):
     ({"output": ("numerical", ["nope"])}, "output label 'nope' is not in the residual"),
     ({"residual": RESIDUAL[:-2] + [RESIDUAL[0], RESIDUAL[-1]]},
      "residual label 'one' is listed twice"),
-    ({"vocab": [1, 2, "PAD"]}, "the pad token 'PAD' is in the vocab"),
+    ({"vocab": [1, 2, "PAD"]}, "the pad token 'PAD' is also in the vocab"),
     ({"pad": "BOS"}, "bos and pad are both 'BOS'"),
     ({"max_seq_len": 0}, "max_seq_len must be at least 1"),
 ])

@@ -40,14 +40,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from xdsl.dialects.builtin import BoolAttr, IntegerAttr, IntegerType, StringAttr, i64
 from xdsl.ir import Attribute, Block, Dialect, Region, SSAValue
 from xdsl.irdl import (
     IRDLOperation,
     irdl_op_definition,
     operand_def,
     prop_def,
-    region_def,
     traits_def,
     var_operand_def,
 )
@@ -61,6 +59,7 @@ from tracr_ir.craft import blocks as craft_blocks
 from tracr_ir.craft import mlp as craft_mlp
 from tracr_ir.craft.bases import Direction, Space
 from tracr_ir.craft.selector_width import selector_width as build_selector_width
+from tracr_ir.dialects.program import Settings, SSAProgramOp
 from tracr_ir.dialects.craft_base import (
     CraftOp,
     DirectionsAttr,
@@ -80,14 +79,10 @@ from tracr_ir.dialects.craft_base import space_of as _space
 from tracr_ir.dialects.rasp import (
     TableAttr,
     ValueAttr,
-    ValueSetAttr,
 )
 from tracr_ir.values import (
     format_value,
-    format_value_set,
-    parse_string,
     parse_value,
-    parse_value_set,
 )
 
 __all__ = [
@@ -409,17 +404,11 @@ class SelectorWidthOp(_SelectorOp):
 
 
 @irdl_op_definition
-class ProgramOp(IRDLOperation):
+class ProgramOp(SSAProgramOp):
     """A craft program: `tokens` and `indices` are the block arguments, `craft.output` the
     result. Properties as `rasp.program`."""
 
     name = "craft.program"
-    vocab = prop_def(ValueSetAttr)
-    max_seq_len = prop_def(IntegerAttr[IntegerType])
-    bos = prop_def(StringAttr)
-    pad = prop_def(StringAttr)
-    causal = prop_def(BoolAttr)
-    body = region_def("single_block")
 
     def __init__(self, vocab: Sequence[Any], max_seq_len: int, bos: str = "BOS",
                  pad: str = "PAD", causal: bool = False, body: Region | None = None):
@@ -429,90 +418,14 @@ class ProgramOp(IRDLOperation):
             block = Block(arg_types=(tokens, indices))
             block.args[0].name_hint, block.args[1].name_hint = "tokens", "indices"
             body = Region(block)
-        super().__init__(
-            properties={
-                "vocab": ValueSetAttr.from_values(list(vocab)),
-                "max_seq_len": IntegerAttr(max_seq_len, i64),
-                "bos": StringAttr(bos),
-                "pad": StringAttr(pad),
-                "causal": IntegerAttr.from_bool(causal),
-            },
-            regions=[body],
-        )
-
-    @property
-    def block(self) -> Block:
-        return self.body.block
-
-    @property
-    def tokens(self) -> SSAValue:
-        return self.block.args[0]
-
-    @property
-    def indices(self) -> SSAValue:
-        return self.block.args[1]
-
-    @property
-    def vocab_values(self) -> tuple:
-        return self.vocab.data
-
-    @property
-    def length(self) -> int:
-        return self.max_seq_len.value.data
-
-    @property
-    def is_causal(self) -> bool:
-        return bool(self.causal.value.data)
-
-    @property
-    def output(self) -> OutputOp:
-        terminator = self.block.last_op
-        assert isinstance(terminator, OutputOp)
-        return terminator
-
-    def print(self, printer: Printer) -> None:
-        printer.print_string(
-            f" vocab {format_value_set(self.vocab.data)} max_seq_len {self.length} "
-            f"bos {format_value(self.bos.data)} pad {format_value(self.pad.data)}"
-            f" causal {'true' if self.is_causal else 'false'} (")
-        printer.print_list(self.block.args, printer.print_block_argument)
-        printer.print_string(")")
-        printer.print_op_attributes(self.attributes, print_keyword=True)
-        printer.print_string(" ")
-        printer.print_region(self.body, print_entry_block_args=False)
-
-    @classmethod
-    def parse(cls, parser: Parser) -> ProgramOp:
-        parser.parse_keyword("vocab")
-        vocab = parse_value_set(parser)
-        parser.parse_keyword("max_seq_len")
-        max_seq_len = parser.parse_integer(allow_boolean=False, allow_negative=False)
-        parser.parse_keyword("bos")
-        bos = parse_string(parser)
-        parser.parse_keyword("pad")
-        pad = parse_string(parser)
-        parser.parse_keyword("causal")
-        causal = parser.parse_boolean()
-        args = parser.parse_comma_separated_list(parser.Delimiter.PAREN, parser.parse_argument)
-        attrs = parser.parse_optional_attr_dict_with_keyword()
-        op = ProgramOp(vocab, max_seq_len, bos, pad, causal, parser.parse_region(args))
-        if attrs is not None:
-            op.attributes |= attrs.data
-        return op
+        super().__init__(properties=Settings(vocab, max_seq_len, bos, pad, causal).properties(),
+                         regions=[body])
 
     def verify_(self) -> None:
-        args = self.block.args
-        if len(args) != 2 or not all(isinstance(a.type, SpaceType) for a in args):
-            raise VerifyException("craft.program takes two space block arguments: tokens "
-                                  "and indices")
-        if not isinstance(self.block.last_op, OutputOp):
-            raise VerifyException("craft.program must end with craft.output")
-        labels: set[str] = set()
-        for op in self.block.ops:
-            if isinstance(op, CraftOp):
-                if op.label_text in labels:
-                    raise VerifyException(f"two ops have the label '{op.label_text}'")
-                labels.add(op.label_text)
+        super().verify_()
+        if not all(isinstance(a.type, SpaceType) for a in self.block.args):
+            raise VerifyException("craft.program's block arguments tokens and indices are "
+                                  "spaces")
 
 
 @irdl_op_definition
@@ -547,6 +460,8 @@ def block_kind(op: CraftOp) -> str:
         return "attention"
     return "mlp"
 
+
+ProgramOp.OUTPUT = OutputOp
 
 CRAFT_OPS = [
     ProgramOp,

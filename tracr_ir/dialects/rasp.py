@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
-from xdsl.dialects.builtin import BoolAttr, IntegerAttr, IntegerType, StringAttr, i64
+from xdsl.dialects.builtin import StringAttr
 from xdsl.ir import (
     Attribute,
     Block,
@@ -40,7 +40,6 @@ from xdsl.irdl import (
     operand_def,
     opt_prop_def,
     prop_def,
-    region_def,
     result_def,
     traits_def,
 )
@@ -50,15 +49,15 @@ from xdsl.traits import HasParent, IsTerminator, Pure
 from xdsl.utils.exceptions import VerifyException
 from xdsl.utils.str_enum import StrEnum
 
+from tracr_ir.dialects.program import Settings, SSAProgramOp
+from tracr_ir.dialects.rasp_attrs import TableAttr, ValueAttr, ValueSetAttr
 from tracr_ir.values import (
     Value,
-    canonical_values,
     format_value,
     format_value_set,
     parse_string,
     parse_value,
     parse_value_set,
-    value_key,
 )
 
 CATEGORICAL = "categorical"
@@ -66,84 +65,6 @@ NUMERICAL = "numerical"
 
 
 ### Attributes.
-
-
-@irdl_attr_definition
-class ValueAttr(Data[Any]):
-    """One RASP value: `#rasp.value<(1, "a")>`."""
-
-    name = "rasp.value"
-
-    @classmethod
-    def parse_parameter(cls, parser: AttrParser) -> Value:
-        with parser.in_angle_brackets():
-            return parse_value(parser)
-
-    def print_parameter(self, printer: Printer) -> None:
-        printer.print_string(f"<{format_value(self.data)}>")
-
-
-@irdl_attr_definition
-class ValueSetAttr(Data[tuple]):
-    """A canonical (sorted, duplicate-free) set of values: `#rasp.values<{1, 2, "a"}>`."""
-
-    name = "rasp.values"
-
-    @staticmethod
-    def from_values(values: Sequence[Value]) -> ValueSetAttr:
-        return ValueSetAttr(canonical_values(values))
-
-    @classmethod
-    def parse_parameter(cls, parser: AttrParser) -> tuple:
-        with parser.in_angle_brackets():
-            return parse_value_set(parser)
-
-    def print_parameter(self, printer: Printer) -> None:
-        printer.print_string(f"<{format_value_set(self.data)}>")
-
-
-@irdl_attr_definition
-class TableAttr(Data[tuple]):
-    """A function tabulated on a finite domain: `#rasp.table<{1 -> 2, (1, 2) -> 3}>`.
-
-    The data is a tuple of (argument, result) pairs sorted by argument.
-    """
-
-    name = "rasp.table"
-
-    @staticmethod
-    def from_dict(entries: dict[Value, Value]) -> TableAttr:
-        return TableAttr(tuple(sorted(entries.items(), key=lambda kv: value_key(kv[0]))))
-
-    def as_dict(self) -> dict[Value, Value]:
-        return dict(self.data)
-
-    @staticmethod
-    def parse_entries(parser: AttrParser) -> tuple:
-        def parse_entry() -> tuple[Value, Value]:
-            key = parse_value(parser)
-            parser.parse_punctuation("->", " in a table entry")
-            return key, parse_value(parser)
-
-        pos = parser.pos
-        entries = parser.parse_comma_separated_list(parser.Delimiter.BRACES, parse_entry)
-        table = dict(entries)
-        if len(table) != len(entries):
-            parser.raise_error("a table has two entries for the same argument", pos, parser.pos)
-        return TableAttr.from_dict(table).data
-
-    def print_entries(self, printer: Printer) -> None:
-        body = ", ".join(f"{format_value(k)} -> {format_value(v)}" for k, v in self.data)
-        printer.print_string("{" + body + "}")
-
-    @classmethod
-    def parse_parameter(cls, parser: AttrParser) -> tuple:
-        with parser.in_angle_brackets():
-            return cls.parse_entries(parser)
-
-    def print_parameter(self, printer: Printer) -> None:
-        with printer.in_angle_brackets():
-            self.print_entries(printer)
 
 
 def describe_callable(fn: Callable[..., Any]) -> str:
@@ -558,19 +479,13 @@ class SelectorWidthOp(RaspOp):
 
 
 @irdl_op_definition
-class ProgramOp(IRDLOperation):
+class ProgramOp(SSAProgramOp):
     """A RASP program: `tokens` and `indices` are the block arguments, `rasp.output` the result.
 
     Properties: `vocab` (value set), `max_seq_len`, `bos`, `pad` and `causal`.
     """
 
     name = "rasp.program"
-    vocab = prop_def(ValueSetAttr)
-    max_seq_len = prop_def(IntegerAttr[IntegerType])
-    bos = prop_def(StringAttr)
-    pad = prop_def(StringAttr)
-    causal = prop_def(BoolAttr)
-    body = region_def("single_block")
 
     def __init__(
         self,
@@ -582,102 +497,17 @@ class ProgramOp(IRDLOperation):
         body: Region | None = None,
     ):
         if body is None:
-            arg_types = (SOpType(CATEGORICAL), SOpType(CATEGORICAL))
-            body = Region(Block(arg_types=arg_types))
-        super().__init__(
-            properties={
-                "vocab": ValueSetAttr.from_values(vocab),
-                "max_seq_len": IntegerAttr(max_seq_len, i64),
-                "bos": StringAttr(bos),
-                "pad": StringAttr(pad),
-                "causal": IntegerAttr.from_bool(causal),
-            },
-            regions=[body],
-        )
-
-    @property
-    def block(self) -> Block:
-        return self.body.block
-
-    @property
-    def tokens(self) -> SSAValue:
-        return self.block.args[0]
-
-    @property
-    def indices(self) -> SSAValue:
-        return self.block.args[1]
-
-    @property
-    def output(self) -> OutputOp:
-        terminator = self.block.last_op
-        assert isinstance(terminator, OutputOp)
-        return terminator
-
-    @property
-    def vocab_values(self) -> tuple:
-        return self.vocab.data
-
-    @property
-    def length(self) -> int:
-        return self.max_seq_len.value.data
-
-    @property
-    def is_causal(self) -> bool:
-        return bool(self.causal.value.data)
-
-    def print(self, printer: Printer) -> None:
-        printer.print_string(
-            f" vocab {format_value_set(self.vocab.data)} max_seq_len {self.length} "
-            f"bos {format_value(self.bos.data)} pad {format_value(self.pad.data)}"
-        )
-        printer.print_string(f" causal {'true' if self.is_causal else 'false'} (")
-        printer.print_list(self.block.args, printer.print_block_argument)
-        printer.print_string(")")
-        printer.print_op_attributes(self.attributes, print_keyword=True)
-        printer.print_string(" ")
-        printer.print_region(self.body, print_entry_block_args=False)
-
-    @classmethod
-    def parse(cls, parser: Parser) -> ProgramOp:
-        parser.parse_keyword("vocab")
-        vocab = parse_value_set(parser)
-        parser.parse_keyword("max_seq_len")
-        max_seq_len = parser.parse_integer(allow_boolean=False, allow_negative=False)
-        parser.parse_keyword("bos")
-        bos = parse_string(parser)
-        parser.parse_keyword("pad")
-        pad = parse_string(parser)
-        parser.parse_keyword("causal")
-        causal = parser.parse_boolean()
-        args = parser.parse_comma_separated_list(parser.Delimiter.PAREN, parser.parse_argument)
-        attrs = parser.parse_optional_attr_dict_with_keyword()
-        body = parser.parse_region(args)
-        op = ProgramOp(vocab, max_seq_len, bos, pad, causal, body)
-        if attrs is not None:
-            op.attributes |= attrs.data
-        return op
+            body = Region(Block(arg_types=(SOpType(CATEGORICAL), SOpType(CATEGORICAL))))
+        super().__init__(properties=Settings(vocab, max_seq_len, bos, pad, causal).properties(),
+                         regions=[body])
 
     def verify_(self) -> None:
-        block = self.block
-        if len(block.args) != 2 or not all(isinstance(a.type, SOpType) for a in block.args):
-            raise VerifyException(
-                "rasp.program takes exactly two s-op block arguments: tokens and indices"
-            )
-        if self.length < 1:
-            raise VerifyException(f"max_seq_len must be at least 1, got {self.length}")
-        if not isinstance(block.last_op, OutputOp):
-            raise VerifyException("rasp.program must end with rasp.output")
-        tokens_values = block.args[0].type.value_set  # type: ignore[attr-defined]
+        super().verify_()
+        if not all(isinstance(a.type, SOpType) for a in self.block.args):
+            raise VerifyException("rasp.program's block arguments tokens and indices are s-ops")
+        tokens_values = self.tokens.type.value_set  # type: ignore[attr-defined]
         if tokens_values is not None and set(tokens_values) != set(self.vocab.data):
             raise VerifyException("the tokens' value set must be the program's vocab")
-        if self.bos.data in self.vocab.data:
-            raise VerifyException(f"the BOS token '{self.bos.data}' is also in the vocab")
-        labels: dict[str, Any] = {}
-        for op in block.ops:
-            if isinstance(op, RaspOp):
-                if op.label.data in labels:
-                    raise VerifyException(f"two ops have the label '{op.label.data}'")
-                labels[op.label.data] = op
 
 
 @irdl_op_definition
@@ -703,6 +533,8 @@ class OutputOp(IRDLOperation):
         parser.parse_punctuation(":")
         return OutputOp(parser.resolve_operand(unresolved, parser.parse_type()))
 
+
+ProgramOp.OUTPUT = OutputOp
 
 RASP_OPS = [
     ProgramOp,

@@ -45,28 +45,31 @@ own float printer is not: see `format_f32`).
 
 from __future__ import annotations
 
+import dataclasses
+
 import math
 import struct
 from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
-from xdsl.dialects.builtin import (ArrayAttr, BoolAttr, BytesAttr, DenseIntOrFPElementsAttr,
-                                   Float32Type, IntegerAttr, IntegerType, ModuleOp, StringAttr,
-                                   TensorType, f32, i64)
+from xdsl.dialects.builtin import (ArrayAttr, BytesAttr, DenseIntOrFPElementsAttr, Float32Type,
+                                   IntegerAttr, IntegerType, ModuleOp, StringAttr, TensorType,
+                                   f32, i64)
 from xdsl.ir import Attribute, Block, Data, Dialect, Operation, ParametrizedAttribute, Region
 from xdsl.irdl import (IRDLOperation, irdl_attr_definition, irdl_op_definition, prop_def,
-                       region_def, traits_def)
+                       traits_def)
 from xdsl.parser import AttrParser, Parser
 from xdsl.printer import Printer
 from xdsl.traits import HasParent, IsTerminator
 from xdsl.utils.exceptions import VerifyException
 
-from tracr_ir.dialects.rasp import CATEGORICAL, NUMERICAL, ValueSetAttr
+from tracr_ir.dialects.program import Settings, StageProgramOp
+from tracr_ir.dialects.rasp import CATEGORICAL, NUMERICAL
 from tracr_ir.interpreters.transformer import (ABSENT, MLP, Head, Label, LabelLike, Layer,
                                                ModelWeights, Output)
-from tracr_ir.values import (Value, format_value, format_value_set, parse_optional_string,
-                             parse_string, parse_value, parse_value_set)
+from tracr_ir.values import (Value, format_value, parse_optional_string, parse_string,
+                             parse_value)
 
 __all__ = ["ABSENT", "MLP", "TRANSFORMER", "AttentionOp", "EmbedOp", "Head", "Label", "Layer",
            "MLPOp", "ModelOp", "ModelWeights", "Output", "UnembedOp", "build_model"]
@@ -287,27 +290,19 @@ class HeadAttr(ParametrizedAttribute):
 
 
 @irdl_op_definition
-class ModelOp(IRDLOperation):
+class ModelOp(StageProgramOp):
     """A transformer: embed, the attention then the MLP of each layer in order, unembed.
 
     Properties: `vocab`, `max_seq_len`, `bos`, `pad`, `causal` and the `residual` labels.
     """
 
     name = "transformer.model"
-    vocab = prop_def(ValueSetAttr)
-    max_seq_len = prop_def(IntegerAttr[IntegerType])
-    bos = prop_def(StringAttr)
-    pad = prop_def(StringAttr)
-    causal = prop_def(BoolAttr)
     residual = prop_def(LabelsAttr)
-    body = region_def("single_block")
 
     def __init__(self, vocab: Sequence[Value], max_seq_len: int, bos: str, pad: str,
                  causal: bool, residual: Sequence[Label], body: Region,
                  attributes: dict[str, Attribute] | None = None):
-        properties = {"vocab": ValueSetAttr.from_values(vocab),
-                      "max_seq_len": IntegerAttr(max_seq_len, i64), "bos": StringAttr(bos),
-                      "pad": StringAttr(pad), "causal": IntegerAttr.from_bool(causal),
+        properties = {**Settings(vocab, max_seq_len, bos, pad, causal).properties(),
                       "residual": LabelsAttr(tuple(residual))}
         super().__init__(properties=properties, attributes=attributes or {}, regions=[body])
 
@@ -329,18 +324,6 @@ class ModelOp(IRDLOperation):
             [Layer([h.to_head() for h in attn.heads], mlp.to_mlp()) for attn, mlp in self.layers],
             self.unembed.output, self.bos.data, self.pad.data, self.is_causal,
         )
-
-    @property
-    def vocab_values(self) -> tuple:
-        return self.vocab.data
-
-    @property
-    def length(self) -> int:
-        return self.max_seq_len.value.data
-
-    @property
-    def is_causal(self) -> bool:
-        return bool(self.causal.value.data)
 
     @property
     def labels(self) -> tuple[Label, ...]:
@@ -375,10 +358,7 @@ class ModelOp(IRDLOperation):
                 f"mlp hidden {hidden}")
 
     def print(self, printer: Printer) -> None:
-        printer.print_string(
-            f" vocab {format_value_set(self.vocab_values)} max_seq_len {self.length} "
-            f"bos {format_value(self.bos.data)} pad {format_value(self.pad.data)} "
-            f"causal {'true' if self.is_causal else 'false'}  // {self.summary()}")
+        printer.print_string(f" {self.settings.text()}  // {self.summary()}")
         with printer.indented(2):
             printer.print_string(f"\nresidual {format_labels(self.labels)}")
         printer.print_op_attributes(self.attributes, print_keyword=True)
@@ -391,26 +371,14 @@ class ModelOp(IRDLOperation):
             parser.parse_keyword(keyword)
             return parse()
 
-        vocab = after("vocab", lambda: parse_value_set(parser))
-        length = after("max_seq_len", lambda: parser.parse_integer(False, False))
-        bos = after("bos", lambda: parse_string(parser))
-        pad = after("pad", lambda: parse_string(parser))
-        causal = after("causal", parser.parse_boolean)
+        settings = Settings.parse(parser)
         residual = after("residual", lambda: parse_labels(parser))
         attributes = _attributes(parser)
-        return ModelOp(vocab, length, bos, pad, causal, residual, parser.parse_region(),
+        return ModelOp(*dataclasses.astuple(settings), residual, parser.parse_region(),
                        attributes)
 
     def verify_(self) -> None:
-        if self.length < 1:
-            raise VerifyException(f"{self.name}: max_seq_len must be at least 1, got "
-                                  f"{self.length}")
-        bos, pad = self.bos.data, self.pad.data
-        if bos == pad:
-            raise VerifyException(f"{self.name}: bos and pad are both '{bos}'")
-        for role, token in (("bos", bos), ("pad", pad)):
-            if token in self.vocab_values:
-                raise VerifyException(f"{self.name}: the {role} token '{token}' is in the vocab")
+        self.verify_settings()
         labels = self.labels
         if len(set(labels)) != len(labels):
             twice = next(x for x in labels if labels.count(x) > 1)

@@ -1,0 +1,165 @@
+"""What the program op of every stage shares: the compile settings and their syntax.
+
+`rasp.program`, `craft.program` and `transformer.model` all begin with
+```
+vocab {1, 2, 3} max_seq_len 5 bos "BOS" pad "PAD" causal false
+```
+and hold them as the properties `vocab`, `max_seq_len`, `bos`, `pad` and `causal`.
+`SSAProgramOp` adds what `rasp.program` and `craft.program` share: `tokens` and `indices` as
+the block arguments and an output terminator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from xdsl.dialects.builtin import BoolAttr, IntegerAttr, IntegerType, StringAttr, i64
+from xdsl.ir import Attribute, Block, Operation, SSAValue
+from xdsl.irdl import IRDLOperation, prop_def, region_def
+from xdsl.parser import AttrParser, Parser
+from xdsl.printer import Printer
+from xdsl.utils.exceptions import VerifyException
+
+from tracr_ir.dialects.rasp_attrs import ValueSetAttr
+from tracr_ir.values import Value, format_value, format_value_set, parse_string, parse_value_set
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The compile settings a program carries from `to_ir` down to the model."""
+
+    vocab: Sequence[Value]
+    max_seq_len: int
+    bos: str = "BOS"
+    pad: str = "PAD"
+    causal: bool = False
+
+    def properties(self) -> dict[str, Attribute]:
+        return {
+            "vocab": ValueSetAttr.from_values(list(self.vocab)),
+            "max_seq_len": IntegerAttr(self.max_seq_len, i64),
+            "bos": StringAttr(self.bos),
+            "pad": StringAttr(self.pad),
+            "causal": IntegerAttr.from_bool(self.causal),
+        }
+
+    def text(self) -> str:
+        return (f"vocab {format_value_set(self.vocab)} max_seq_len {self.max_seq_len} "
+                f"bos {format_value(self.bos)} pad {format_value(self.pad)} "
+                f"causal {'true' if self.causal else 'false'}")
+
+    @staticmethod
+    def parse(parser: AttrParser) -> Settings:
+        parser.parse_keyword("vocab")
+        vocab = parse_value_set(parser)
+        parser.parse_keyword("max_seq_len")
+        max_seq_len = parser.parse_integer(allow_boolean=False, allow_negative=False)
+        parser.parse_keyword("bos")
+        bos = parse_string(parser)
+        parser.parse_keyword("pad")
+        pad = parse_string(parser)
+        parser.parse_keyword("causal")
+        return Settings(vocab, max_seq_len, bos, pad, parser.parse_boolean())
+
+
+class StageProgramOp(IRDLOperation):
+    """Base of the program ops: the settings as properties, and one single-block region."""
+
+    vocab = prop_def(ValueSetAttr)
+    max_seq_len = prop_def(IntegerAttr[IntegerType])
+    bos = prop_def(StringAttr)
+    pad = prop_def(StringAttr)
+    causal = prop_def(BoolAttr)
+    body = region_def("single_block")
+
+    @property
+    def settings(self) -> Settings:
+        return Settings(self.vocab.data, self.length, self.bos.data, self.pad.data,
+                        self.is_causal)
+
+    @property
+    def vocab_values(self) -> tuple:
+        return self.vocab.data
+
+    @property
+    def length(self) -> int:
+        return self.max_seq_len.value.data
+
+    @property
+    def is_causal(self) -> bool:
+        return bool(self.causal.value.data)
+
+    @property
+    def block(self) -> Block:
+        return self.body.block
+
+    def verify_settings(self) -> None:
+        if self.length < 1:
+            raise VerifyException(f"{self.name}: max_seq_len must be at least 1, got "
+                                  f"{self.length}")
+        bos, pad = self.bos.data, self.pad.data
+        if bos == pad:
+            raise VerifyException(f"{self.name}: bos and pad are both '{bos}'")
+        for role, token in (("bos", bos), ("pad", pad)):
+            if token in self.vocab_values:
+                raise VerifyException(f"{self.name}: the {role} token '{token}' is also in "
+                                      "the vocab")
+
+
+class SSAProgramOp(StageProgramOp):
+    """A program in SSA form: block arguments `tokens` and `indices`, ops, an output op.
+
+    `settings (%tokens: T, %indices: T) [attributes {...}] { ... }`
+    """
+
+    OUTPUT: ClassVar[type[Operation]]
+
+    @property
+    def tokens(self) -> SSAValue:
+        return self.block.args[0]
+
+    @property
+    def indices(self) -> SSAValue:
+        return self.block.args[1]
+
+    @property
+    def output(self) -> Any:
+        terminator = self.block.last_op
+        assert isinstance(terminator, self.OUTPUT)
+        return terminator
+
+    def print(self, printer: Printer) -> None:
+        printer.print_string(f" {self.settings.text()} (")
+        printer.print_list(self.block.args, printer.print_block_argument)
+        printer.print_string(")")
+        printer.print_op_attributes(self.attributes, print_keyword=True)
+        printer.print_string(" ")
+        printer.print_region(self.body, print_entry_block_args=False)
+
+    @classmethod
+    def parse(cls, parser: Parser) -> SSAProgramOp:
+        settings = Settings.parse(parser)
+        args = parser.parse_comma_separated_list(parser.Delimiter.PAREN, parser.parse_argument)
+        attrs = parser.parse_optional_attr_dict_with_keyword()
+        op = cls.create(properties=settings.properties(), regions=[parser.parse_region(args)])
+        if attrs is not None:
+            op.attributes |= attrs.data
+        return op
+
+    def verify_(self) -> None:
+        self.verify_settings()
+        args = self.block.args
+        if len(args) != 2:
+            raise VerifyException(f"{self.name} takes exactly two block arguments: tokens "
+                                  "and indices")
+        if not isinstance(self.block.last_op, self.OUTPUT):
+            raise VerifyException(f"{self.name} must end with {self.OUTPUT.name}")
+        labels: set[str] = set()
+        for op in self.block.ops:
+            label = op.properties.get("label")
+            if isinstance(label, StringAttr):
+                if label.data in labels:
+                    raise VerifyException(f"two ops have the label '{label.data}'")
+                labels.add(label.data)
