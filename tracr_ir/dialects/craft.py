@@ -42,7 +42,6 @@ from typing import Any, ClassVar
 
 from xdsl.ir import Attribute, Block, Dialect, Region, SSAValue
 from xdsl.irdl import (
-    IRDLOperation,
     irdl_op_definition,
     operand_def,
     prop_def,
@@ -59,7 +58,7 @@ from tracr_ir.craft import blocks as craft_blocks
 from tracr_ir.craft import mlp as craft_mlp
 from tracr_ir.craft.bases import Direction, Space
 from tracr_ir.craft.selector_width import selector_width as build_selector_width
-from tracr_ir.dialects.program import Settings, SSAProgramOp
+from tracr_ir.dialects.program import ProgramOutputOp, Settings, SSAProgramOp
 from tracr_ir.dialects.craft_base import (
     CraftOp,
     DirectionsAttr,
@@ -429,27 +428,12 @@ class ProgramOp(SSAProgramOp):
 
 
 @irdl_op_definition
-class OutputOp(IRDLOperation):
+class OutputOp(ProgramOutputOp):
     """`craft.output %y : !craft.space<[...]>`: the program's result."""
 
     name = "craft.output"
     value = operand_def(SpaceType)
     traits = traits_def(IsTerminator(), HasParent(ProgramOp))
-
-    def __init__(self, value: SSAValue):
-        super().__init__(operands=[value])
-
-    def print(self, printer: Printer) -> None:
-        printer.print_string(" ")
-        printer.print_operand(self.value)
-        printer.print_string(" : ")
-        printer.print_attribute(self.value.type)
-
-    @classmethod
-    def parse(cls, parser: Parser) -> OutputOp:
-        unresolved = parser.parse_unresolved_operand()
-        parser.parse_punctuation(":")
-        return OutputOp(parser.resolve_operand(unresolved, parser.parse_type()))
 
 
 def block_kind(op: CraftOp) -> str:

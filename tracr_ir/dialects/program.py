@@ -163,3 +163,22 @@ class SSAProgramOp(StageProgramOp):
                 if label.data in labels:
                     raise VerifyException(f"two ops have the label '{label.data}'")
                 labels.add(label.data)
+
+
+class ProgramOutputOp(IRDLOperation):
+    """Base of the output ops: `<dialect>.output %y : <type>` ends a program's block."""
+
+    def __init__(self, value: SSAValue):
+        super().__init__(operands=[value])
+
+    def print(self, printer: Printer) -> None:
+        printer.print_string(" ")
+        printer.print_operand(self.operands[0])
+        printer.print_string(" : ")
+        printer.print_attribute(self.operands[0].type)
+
+    @classmethod
+    def parse(cls, parser: Parser) -> ProgramOutputOp:
+        unresolved = parser.parse_unresolved_operand()
+        parser.parse_punctuation(":")
+        return cls(parser.resolve_operand(unresolved, parser.parse_type()))

@@ -49,7 +49,7 @@ from xdsl.traits import HasParent, IsTerminator, Pure
 from xdsl.utils.exceptions import VerifyException
 from xdsl.utils.str_enum import StrEnum
 
-from tracr_ir.dialects.program import Settings, SSAProgramOp
+from tracr_ir.dialects.program import ProgramOutputOp, Settings, SSAProgramOp
 from tracr_ir.dialects.rasp_attrs import TableAttr, ValueAttr, ValueSetAttr
 from tracr_ir.values import (
     Value,
@@ -511,27 +511,12 @@ class ProgramOp(SSAProgramOp):
 
 
 @irdl_op_definition
-class OutputOp(IRDLOperation):
+class OutputOp(ProgramOutputOp):
     """`rasp.output %y : !rasp.sop<...>`: the program's result; terminates `rasp.program`."""
 
     name = "rasp.output"
     value = operand_def(SOpType)
     traits = traits_def(IsTerminator(), HasParent(ProgramOp))
-
-    def __init__(self, value: SSAValue):
-        super().__init__(operands=[value])
-
-    def print(self, printer: Printer) -> None:
-        printer.print_string(" ")
-        printer.print_operand(self.value)
-        printer.print_string(" : ")
-        printer.print_attribute(self.value.type)
-
-    @classmethod
-    def parse(cls, parser: Parser) -> OutputOp:
-        unresolved = parser.parse_unresolved_operand()
-        parser.parse_punctuation(":")
-        return OutputOp(parser.resolve_operand(unresolved, parser.parse_type()))
 
 
 ProgramOp.OUTPUT = OutputOp
