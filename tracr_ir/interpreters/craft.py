@@ -24,7 +24,6 @@ from xdsl.ir import SSAValue
 from tracr_ir.craft import blocks as craft_blocks
 from tracr_ir.craft.bases import BOS, ONE, Direction, Space, decode_categorical, join
 from tracr_ir.dialects import craft
-from tracr_ir.errors import InputError
 
 Blocks = list[tuple[craft.CraftOp, craft_blocks.Block]]
 
@@ -51,24 +50,10 @@ def residual_space(program: craft.ProgramOp, blocks: Blocks) -> Space:
 
 
 def check_inputs(program: craft.ProgramOp, inputs: Sequence[Sequence[Any]]) -> list[list[Any]]:
-    vocab = set(program.vocab_values)
-    out = []
-    for xs in inputs:
-        xs = list(xs)
-        if not xs:
-            raise InputError("the input is empty")
-        if len(xs) > program.length:
-            raise InputError(f"input of length {len(xs)} is longer than max_seq_len "
-                             f"{program.length}")
-        for i, t in enumerate(xs):
-            try:
-                known = t in vocab
-            except TypeError:
-                known = False
-            if not known:
-                raise InputError(f"token {t!r} at position {i} is not in the vocab")
-        out.append(xs)
-    return out
+    """Each input as a list, or an `InputError` naming the first bad position."""
+    from tracr_ir.compiler import check_input
+
+    return [check_input(xs, program.vocab_values, program.length) for xs in inputs]
 
 
 def embed(program: craft.ProgramOp, space: Space, inputs: Sequence[Sequence[Any]]
