@@ -19,7 +19,7 @@ from xdsl.passes import ModulePass, PassPipeline
 from xdsl.printer import Printer
 from xdsl.xdsl_opt_main import xDSLOptMain
 
-from tracr_ir.errors import IRError, PipelineError, TracrIRError
+from tracr_ir.errors import PipelineError, TracrIRError
 from tracr_ir.universe import PASSES, all_dialects
 
 
@@ -115,19 +115,22 @@ def main(args: Sequence[str] | None = None) -> int:
     except Exception as e:
         if debug:
             raise
-        print(f"tracr-opt: error: {diagnostic(e)}", file=sys.stderr)
+        print(diagnostic(e), file=sys.stderr)
         return 1
     return 0
 
 
 def diagnostic(error: BaseException) -> str:
-    """A short message for an error: xDSL's own text for parse/verify errors."""
-    text = str(error).strip()
-    if isinstance(error, (TracrIRError, IRError)):
-        return text
-    if not text:
-        return type(error).__name__
-    return text
+    """`FILE:LINE:COL: error: message` then the source line (parse errors, as mlir-opt
+    prints them), or `tracr-opt: error: message` (everything else)."""
+    from xdsl.utils.exceptions import ParseError
+
+    text = str(error).strip() or type(error).__name__
+    lines = text.splitlines()
+    if isinstance(error, ParseError) and len(lines) >= 3:
+        snippet = "\n".join(lines[1:-1])
+        return f"{lines[0]}: error: {lines[-1].strip()}\n{snippet}"
+    return f"tracr-opt: error: {lines[0] if isinstance(error, TracrIRError) else text}"
 
 
 if __name__ == "__main__":
