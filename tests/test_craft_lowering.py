@@ -13,10 +13,11 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from tracr_ir import lib, rasp
-from tracr_ir.compiler import interpret, parse_module, print_module, run_pipeline, to_ir
+from tracr_ir.compiler import interpret, run_pipeline, to_ir
 from tracr_ir.dialects import craft
 from tracr_ir.errors import PipelineError, UnsupportedProgramError
 from tracr_ir.interpreters.craft import interpret_batch, program_blocks, ramp_margins
+from tracr_ir.testing.roundtrip import assert_round_trip
 from tracr_ir.testing.strategies import program_cases
 
 from lib_cases import LIB_BY_NAME, LIB_CASES, lengths
@@ -84,11 +85,7 @@ def test_generated_programs_are_exact_up_to_32(case):
 @given(program_cases(n_inputs=2))
 def test_text_round_trip(case):
     module, program = compile_case(case)
-    for generic in (False, True):
-        text = print_module(module, generic=generic)
-        parsed = parse_module(text)
-        assert parsed.is_structurally_equivalent(module)
-        assert print_module(parsed, generic=generic) == text
+    parsed = assert_round_trip(module)
     for xs in case.inputs:
         assert interpret(parsed, xs) == interpret(module, xs)
 

@@ -5,7 +5,8 @@ from hypothesis import given, settings
 
 from tracr_ir import rasp
 from tracr_ir.dialects.rasp import RaspOp, SOpType
-from tracr_ir.compiler import interpret, parse_module, print_module, run_pipeline, to_ir
+from tracr_ir.compiler import interpret, run_pipeline, to_ir
+from tracr_ir.testing.roundtrip import assert_round_trip
 from tracr_ir.testing.strategies import program_cases
 
 
@@ -39,10 +40,6 @@ def test_value_sets_contain_every_computed_value(case):
 @given(program_cases(n_inputs=2))
 def test_text_round_trip(case):
     module = inferred(case)
-    for generic in (False, True):
-        text = print_module(module, generic=generic)
-        parsed = parse_module(text)
-        assert parsed.is_structurally_equivalent(module)
-        assert print_module(parsed, generic=generic) == text
+    parsed = assert_round_trip(module)
     for xs in case.inputs:
         assert interpret(parsed, xs) == interpret(module, xs)
