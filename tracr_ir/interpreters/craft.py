@@ -56,24 +56,39 @@ def check_inputs(program: craft.ProgramOp, inputs: Sequence[Sequence[Any]]) -> l
     return [check_input(xs, program.vocab_values, program.length) for xs in inputs]
 
 
+def embedding_tables(program: craft.ProgramOp, space: Space) -> tuple[np.ndarray, np.ndarray]:
+    """The embedding, as the transformer has it: token rows (the vocab in canonical order, then
+    BOS, then PAD) and position rows 0..max_seq_len over `space`. A token writes `one` and
+    `tokens:v`, BOS writes `one` and `bos`, PAD nothing; position p >= 1 writes `indices:p-1`.
+    """
+    tokens, indices = (a.type.space for a in program.block.args)  # type: ignore[attr-defined]
+    vocab = program.vocab_values
+    token = np.zeros((len(vocab) + 2, len(space)), dtype=np.float32)
+    for row, value in enumerate(vocab):
+        token[row, space.index(Direction(tokens[0].name, value))] = 1
+    token[: len(vocab) + 1, space.index(ONE)] = 1
+    token[len(vocab), space.index(BOS)] = 1
+    position = np.zeros((program.length + 1, len(space)), dtype=np.float32)
+    for p in range(1, program.length + 1):
+        position[p, space.index(Direction(indices[0].name, p - 1))] = 1
+    return token, position
+
+
 def embed(program: craft.ProgramOp, space: Space, inputs: Sequence[Sequence[Any]]
           ) -> tuple[np.ndarray, np.ndarray]:
-    """The residual `[batch, n + 1, width]` (n the longest input) and the mask of real
-    positions `[batch, n + 1]` (BOS included)."""
-    tokens = program.block.args[0].type.space  # type: ignore[attr-defined]
-    indices = program.block.args[1].type.space  # type: ignore[attr-defined]
+    """The residual `[batch, n + 1, width]` (n the longest input, shorter inputs padded with
+    PAD) and the mask of real positions `[batch, n + 1]` (BOS included)."""
+    token, position = embedding_tables(program, space)
+    row = {value: i for i, value in enumerate(program.vocab_values)}
+    bos, pad = len(row), len(row) + 1
     n = max(len(xs) for xs in inputs)
-    x = np.zeros((len(inputs), n + 1, len(space)), dtype=np.float32)
+    ids = np.full((len(inputs), n + 1), pad)
+    ids[:, 0] = bos
     mask = np.zeros((len(inputs), n + 1), dtype=bool)
-    x[:, :, space.index(ONE)] = 1
-    x[:, 0, space.index(BOS)] = 1
-    tok_name, idx_name = tokens[0].name if len(tokens) else "tokens", indices[0].name
     for b, xs in enumerate(inputs):
-        mask[b, :len(xs) + 1] = True
-        for i, t in enumerate(xs, start=1):
-            x[b, i, space.index(Direction(tok_name, t))] = 1
-            x[b, i, space.index(Direction(idx_name, i - 1))] = 1
-    return x, mask
+        mask[b, : len(xs) + 1] = True
+        ids[b, 1 : len(xs) + 1] = [row[t] for t in xs]
+    return token[ids] + position[: n + 1], mask
 
 
 Trace = Callable[[craft.CraftOp, craft_blocks.Block, Space, np.ndarray, np.ndarray], None]

@@ -28,9 +28,9 @@ the residual; nothing is rescaled, so the model computes what the craft interpre
   is as narrow as its smaller side. The logit scale is inside w_qk.
 - The MLPs of one layer are concatenated along the hidden axis; craft MLPs have no biases
   (constants come from the `one` direction), so b_1 = b_2 = 0.
-- The embedding writes `one` at every position and `bos` at position 0; token v writes
-  `tokens:v`, position p >= 1 writes `indices:(p-1)`; PAD writes nothing (padded keys are
-  masked at run time).
+- The embedding is the craft interpreter's (`interpreters.craft.embedding_tables`): `one`
+  and `tokens:v` for a token, `one` and `bos` for BOS, `indices:(p-1)` at position p >= 1,
+  nothing for PAD (padded keys are masked at run time).
 """
 
 from __future__ import annotations
@@ -45,9 +45,10 @@ from xdsl.passes import ModulePass
 from xdsl.rewriter import Rewriter
 
 from tracr_ir.craft import blocks as craft_blocks
-from tracr_ir.craft.bases import BOS, ONE, Direction, Space
+from tracr_ir.craft.bases import Space
 from tracr_ir.dialects import craft, transformer
 from tracr_ir.errors import PipelineError
+from tracr_ir.interpreters.craft import embedding_tables
 from tracr_ir.interpreters.transformer import MLP, Head, Label, Layer, Output
 from tracr_ir.passes.craft_layout_residual import RESIDUAL_ATTR
 
@@ -95,22 +96,6 @@ def lower_mlps(mlps: Sequence[craft_blocks.MLPBlock], space: Space) -> MLP | Non
     return MLP(w_1, np.zeros(w_1.shape[1]), w_2, np.zeros(len(space)), label=label)
 
 
-def embeddings(program: craft.ProgramOp, space: Space) -> tuple[np.ndarray, np.ndarray]:
-    """Token rows (vocab in canonical order, then BOS, then PAD) and position rows."""
-    tokens, indices = (arg.type.space for arg in program.block.args)  # type: ignore[attr-defined]
-    vocab = list(program.vocab.data)
-    token = np.zeros((len(vocab) + 2, len(space)))
-    for row, value in enumerate(vocab):
-        token[row, space.index(Direction(tokens[0].name, value))] = 1
-        token[row, space.index(ONE)] = 1
-    token[len(vocab), space.index(ONE)] = 1
-    token[len(vocab), space.index(BOS)] = 1
-    position = np.zeros((program.length + 1, len(space)))
-    for p in range(1, program.length + 1):
-        position[p, space.index(Direction(indices[0].name, p - 1))] = 1
-    return token, position
-
-
 def lower_program(program: craft.ProgramOp) -> ModuleOp:
     if RESIDUAL_ATTR not in program.attributes:
         raise PipelineError("lower-craft-to-transformer needs craft-layout-residual first")
@@ -140,7 +125,7 @@ def lower_program(program: craft.ProgramOp) -> ModuleOp:
     ]
     out_space = program.output.value.type.space  # type: ignore[attr-defined]
     kind = "numerical" if program.output.value.type.is_numerical else "categorical"  # type: ignore[attr-defined]
-    token, position = embeddings(program, space)
+    token, position = embedding_tables(program, space)
     return transformer.build_model(
         program.vocab.data, program.length, [Label.of(d) for d in space], token, position,
         layers, Output(kind, tuple(Label.of(d) for d in out_space)),
