@@ -11,6 +11,7 @@ import sys
 
 from tracr_ir import lib, rasp
 from tracr_ir.compiler import compile_rasp_to_model, format_output, interpret
+from tracr_ir.tools.common import parse_token
 
 PROGRAMS = {
     "sort_unique": (lambda: lib.make_sort_unique(rasp.tokens, rasp.tokens), [1, 2, 3, 4, 5]),
@@ -18,13 +19,6 @@ PROGRAMS = {
     "reverse": (lambda: lib.make_reverse(rasp.tokens), ["a", "b", "c"]),
     "frac_prevs": (lambda: lib.make_frac_prevs(rasp.tokens == "x"), ["x", "y"]),
 }
-
-
-def _parse_token(text: str, vocab: list) -> object:
-    for value in vocab:
-        if str(value) == text:
-            return value
-    return text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
 
     make, vocab = PROGRAMS[args.program]
     program = make()
-    inputs = [_parse_token(t, vocab) for t in args.input] if args.input else [
+    inputs = [parse_token(t, vocab) for t in args.input] if args.input else [
         vocab[(3 * i + 2) % len(vocab)] for i in range(min(args.max_seq_len, 4))
     ]
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from tracr_ir.errors import TracrIRError
@@ -22,6 +25,19 @@ def parse_token(text: str, vocab: Iterable[Any] | None = None) -> Any:
         except ValueError:
             pass
     return text
+
+
+def import_file(file: Path, module_name: str) -> ModuleType:
+    """Import a Python file as `module_name`, with its folder on `sys.path` meanwhile."""
+    spec = importlib.util.spec_from_file_location(module_name, file)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(file.parent.resolve()))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.pop(0)
+    return module
 
 
 def run_tool(name: str, body: Callable[[Sequence[str]], int], argv: Sequence[str] | None) -> int:

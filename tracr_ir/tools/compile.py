@@ -10,13 +10,12 @@ IR (bit-exact; `tracr_ir.load(path)` builds the model again); without `-o` its s
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tracr_ir.tools.common import parse_token, run_tool
+from tracr_ir.tools.common import import_file, parse_token, run_tool
 
 
 def load_program(spec: str) -> Any:
@@ -30,14 +29,7 @@ def load_program(spec: str) -> Any:
     file = Path(path)
     if not file.is_file():
         raise UnsupportedProgramError(f"no such file: {path}")
-    module_spec = importlib.util.spec_from_file_location(file.stem, file)
-    assert module_spec is not None and module_spec.loader is not None
-    module = importlib.util.module_from_spec(module_spec)
-    sys.path.insert(0, str(file.parent.resolve()))
-    try:
-        module_spec.loader.exec_module(module)
-    finally:
-        sys.path.pop(0)
+    module = import_file(file, file.stem)
     if not hasattr(module, name):
         raise UnsupportedProgramError(f"{path} has no attribute '{name}'")
     program = getattr(module, name)

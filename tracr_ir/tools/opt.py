@@ -92,16 +92,14 @@ def load_pass_plugins(argv: Sequence[str]) -> None:
 
 
 def load_plugin(path: str) -> None:
-    import importlib.util
     from pathlib import Path
+
+    from tracr_ir.tools.common import import_file
 
     file = Path(path)
     if not file.is_file():
         raise PipelineError(f"no such pass plugin: {path}")
-    spec = importlib.util.spec_from_file_location(f"tracr_ir_plugin_{file.stem}", file)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    import_file(file, f"tracr_ir_plugin_{file.stem}")
 
 
 def main(args: Sequence[str] | None = None) -> int:
