@@ -25,7 +25,6 @@ from tracr_ir.dialects import rasp
 from tracr_ir.errors import EvaluationError
 from tracr_ir.values import format_value
 
-_COMPARISONS = {c.name: c for c in rasp_front.Comparison}
 
 
 def _lookup(op: rasp.RaspOp, table: dict, key: Any) -> Any:
@@ -84,7 +83,7 @@ class RaspFunctions(InterpreterFunctions):
     def run_select(self, interpreter: Interpreter, op: rasp.SelectOp, args: PythonValues):
         keys, queries = args
         if op.comparison is not None:
-            predicate = _COMPARISONS[op.comparison.data.value]
+            predicate = rasp_front.Comparison[op.comparison.data.value]
         else:
             predicate = _function(op, pair=True)
         return ([[bool(predicate(k, q)) for k in keys] for q in queries],)

@@ -140,7 +140,6 @@ EXACT = 1e-6
 
 CAT, NUM = "categorical", "numerical"
 _ORDERS = {rasp.Comparison.LT, rasp.Comparison.LEQ, rasp.Comparison.GT, rasp.Comparison.GEQ}
-_COMPARISONS = {c.name: c for c in rasp_front.Comparison}
 
 
 def _values(v: SSAValue) -> tuple:
@@ -185,7 +184,7 @@ def _affine(table: dict) -> tuple[float, float] | None:
 def _predicate(op: rasp.SelectOp) -> Callable[[Any, Any], bool]:
     """(key, query) -> selected, False where the evaluator would raise."""
     if op.comparison is not None:
-        cmp = _COMPARISONS[op.comparison.data.value]
+        cmp = rasp_front.Comparison[op.comparison.data.value]
 
         def compare(k: Any, q: Any) -> bool:
             try:

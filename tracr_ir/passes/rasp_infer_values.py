@@ -42,12 +42,6 @@ from tracr_ir.dialects import rasp
 from tracr_ir.errors import ValueSetError
 from tracr_ir.values import Value, canonical_values, format_value
 
-_COMPARISONS = {c.name: c for c in rasp_front.Comparison}
-
-# (key value, query value) -> selected, for the comparisons
-COMPARISON_FUNCTIONS: dict[rasp.Comparison, Callable[[Any, Any], bool]] = {
-    rasp.Comparison(name): _COMPARISONS[name] for name in rasp.Comparison
-}
 
 
 @dataclass(frozen=True)
@@ -256,7 +250,7 @@ class InferSelect(RewritePattern):
         queries = [q for q in value_set(op.queries) or () if q is not None]
         pairs = list(itertools.product(keys, queries))
         if op.comparison is not None:
-            tabulate(op, COMPARISON_FUNCTIONS[op.comparison.data], pairs, self.limits,
+            tabulate(op, rasp_front.Comparison[op.comparison.data.value], pairs, self.limits,
                      unpack=True)
             return
         assert op.fn is not None
