@@ -682,20 +682,12 @@ class Evaluator:
         self._memo: dict[int, Any] = {}
 
     def evaluate(self, expr: RASPExpr) -> Any:
-        key = id(expr)
-        if key not in self._memo:
-            # Iterative post-order keeps deep programs off Python's recursion limit.
-            stack: list[tuple[RASPExpr, bool]] = [(expr, False)]
-            while stack:
-                node, expanded = stack.pop()
-                if id(node) in self._memo:
-                    continue
-                if expanded:
+        if id(expr) not in self._memo:
+            # `walk` is iterative, so deep programs stay off Python's recursion limit.
+            for node in walk(expr):
+                if id(node) not in self._memo:
                     self._memo[id(node)] = self._eval_node(node)
-                else:
-                    stack.append((node, True))
-                    stack.extend((c, False) for c in node.children if id(c) not in self._memo)
-        return self._memo[key]
+        return self._memo[id(expr)]
 
     def _eval_node(self, expr: RASPExpr) -> Any:
         args = [self._memo[id(c)] for c in expr.children]
