@@ -201,7 +201,7 @@ def test_interpreter_input_errors():
     module = compiled(sample_programs()["hist"])
     with pytest.raises(InputError, match="token 7 at position 1"):
         interpret(module, [1, 7])
-    with pytest.raises(InputError, match="longer than max_seq_len 5"):
+    with pytest.raises(InputError, match="token 1 at position 5 is past max_seq_len 5: the input has 6 tokens"):
         interpret(module, [1] * 6)
     with pytest.raises(InputError):
         interpret(module, "123")

@@ -74,7 +74,7 @@ def test_programs_with_explicit_options(data, max_depth):
     vocab, max_seq_len = {"x", "y"}, 4
     program = data.draw(strats.programs(max_depth=max_depth, vocab=vocab,
                                         max_seq_len=max_seq_len, max_steps=4))
-    xs = data.draw(strats.inputs_for(vocab, max_seq_len))
+    xs = data.draw(strats.inputs_for(vocab=vocab, max_seq_len=max_seq_len))
     assert len(rasp.evaluate(program, xs)) == len(xs)
 
 
@@ -116,7 +116,7 @@ def test_inputs_for_includes_full_length():
     lengths = []
 
     @settings(max_examples=100, deadline=None, database=None, derandomize=True)
-    @given(strats.inputs_for({1, 2}, 6))
+    @given(strats.inputs_for(vocab={1, 2}, max_seq_len=6))
     def collect(xs):
         assert set(xs) <= {1, 2}
         lengths.append(len(xs))

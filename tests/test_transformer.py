@@ -249,13 +249,16 @@ def test_params_labels_and_stats(jax_models):
 
 
 @pytest.mark.parametrize("seq, message", [
-    (["BOS", 1, 4], "token 4 at position 2 is not in the vocab"),
-    (["BOS", "PAD"], "token 'PAD' at position 1 is not in the vocab"),
-    (["BOS", [1]], r"token \[1\] at position 1 is not in the vocab"),
+    (["BOS", 1, 4], r"token 4 at position 2 is not in the vocab \{1, 2, 3\}"),
+    (["BOS", "PAD"], r"token 'PAD' \(a str\) at position 1 is not in the vocab"),
+    (["BOS", [1]], r"token \[1\] \(a list\) at position 1 is not in the vocab"),
+    (["BOS", 1, "2"], r"token '2' \(a str\) at position 2 is not in the vocab"),
+    (["BOS", 1.5], r"token 1.5 \(a float\) at position 1 is not in the vocab"),
     ([1, 2], "position 0 must be the BOS token 'BOS', got 1"),
     ([], "position 0 must be the BOS token 'BOS', got an empty input"),
     (["BOS", 1, "BOS"], "BOS token 'BOS' at position 2"),
-    (["BOS"] + [1] * (L + 1), "longer than max_seq_len"),
+    (["BOS"] + [1] * L + [2], f"token 2 at position {L + 1} is past max_seq_len {L}: the input "
+                              f"has {L + 1} tokens after BOS"),
     ("BOS", "got str"),
     (7, "got int"),
 ])
@@ -263,8 +266,18 @@ def test_input_errors_name_position_and_value(jax_models, seq, message):
     model = jax_models["categorical", False]
     with pytest.raises(InputError, match=message):
         model.apply(seq)
-    with pytest.raises(InputError, match=message):
+    with pytest.raises(InputError, match="sequence 1 of the batch: .*" + message):
         model.apply_batch([["BOS", 1], seq])
+
+
+@pytest.mark.parametrize("batch, message", [
+    (["BOS", 1, 2], "sequence 0 of the batch: an input is a list of tokens .* got str"),
+    ("BOS12", "takes a list of sequences, got str"),
+    (None, "takes a list of sequences, got NoneType"),
+])
+def test_apply_batch_needs_a_list_of_sequences(jax_models, batch, message):
+    with pytest.raises(InputError, match=message):
+        jax_models["categorical", False].apply_batch(batch)
 
 
 def test_interpret_input_errors():

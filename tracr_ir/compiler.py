@@ -34,21 +34,35 @@ from tracr_ir.errors import (
 from tracr_ir.universe import PASSES, all_dialects
 from tracr_ir.values import canonical_values, check_value, format_value
 
-# The passes that take a fresh `to_ir` module to each stage (`tracr-compile --emit`).
 _RASP = "rasp-infer-values,rasp-verify-causal"
 _CRAFT = "lower-rasp-to-craft,craft-allocate-layers{strategy=%s},craft-layout-residual"
-STAGE_PIPELINES: dict[str, str] = {
+_STAGES = {
+    "to_ir": "",
     "rasp": _RASP,
-    "craft": f"{_RASP},{_CRAFT % 'greedy'}",
-    "transformer": f"{_RASP},{_CRAFT % 'greedy'},lower-craft-to-transformer",
+    "craft": f"{_RASP},{_CRAFT}",
+    "transformer": f"{_RASP},{_CRAFT},lower-craft-to-transformer",
 }
+
+
+def stage_pipeline(stage: str, allocator: str = "greedy") -> str:
+    """The passes that take a fresh `to_ir` module to `stage` (`to_ir`, `rasp`, `craft` or
+    `transformer`) with the given layer allocator (`greedy` or `solver`)."""
+    if stage not in _STAGES:
+        raise PipelineError(f"unknown stage '{stage}' (choose {', '.join(_STAGES)})")
+    if allocator not in ("greedy", "solver"):
+        raise PipelineError(f"unknown allocator '{allocator}' (choose greedy or solver)")
+    return _STAGES[stage].replace("%s", allocator)
+
+
+# The passes that take a fresh `to_ir` module to each stage (`tracr-compile --emit`).
+STAGE_PIPELINES: dict[str, str] = {s: stage_pipeline(s) for s in ("rasp", "craft", "transformer")}
 # The whole pipeline, from a fresh `to_ir` module to the transformer dialect.
 DEFAULT_PIPELINE = STAGE_PIPELINES["transformer"]
 
 
 def default_pipeline(allocator: str = "greedy") -> str:
     """The whole pipeline with the given layer allocator (`greedy` or `solver`)."""
-    return f"{_RASP},{_CRAFT % allocator},lower-craft-to-transformer"
+    return stage_pipeline("transformer", allocator)
 
 PipelineCallback = Callable[[ModulePass | None, ModuleOp, ModulePass | None], None]
 
@@ -267,9 +281,19 @@ def run_pipeline(
     `callback(previous_pass, module, next_pass)` runs before the first pass, between passes
     and after the last (`previous_pass` is None at the start, `next_pass` at the end).
     """
-    pipeline = parse_pipeline(spec)
+    return run_passes(module, parse_pipeline(spec).passes, callback, ctx)
+
+
+def run_passes(
+    module: ModuleOp,
+    passes: Sequence[ModulePass],
+    callback: PipelineCallback | None = None,
+    ctx: Context | None = None,
+) -> ModuleOp:
+    """Run `passes` (instances) on `module` in place as `run_pipeline` does; an invalid
+    module after a pass is an `IRError` naming the pass."""
     ctx = ctx or make_context()
-    passes = list(pipeline.passes)
+    passes = list(passes)
     if callback is not None:
         callback(None, module, passes[0] if passes else None)
     for i, p in enumerate(passes):
@@ -324,7 +348,8 @@ def check_input(xs: Sequence[Any], vocab: Sequence[Any], max_seq_len: int) -> li
     if isinstance(xs, (str, bytes)) or not isinstance(xs, Sequence):
         raise InputError(f"an input is a sequence of tokens, got {type(xs).__name__}")
     if len(xs) > max_seq_len:
-        raise InputError(f"input of length {len(xs)} is longer than max_seq_len {max_seq_len}")
+        raise InputError(f"token {xs[max_seq_len]!r} at position {max_seq_len} is past "
+                         f"max_seq_len {max_seq_len}: the input has {len(xs)} tokens")
     if not xs:
         raise InputError("the input is empty")
     allowed = set(vocab)
@@ -334,7 +359,9 @@ def check_input(xs: Sequence[Any], vocab: Sequence[Any], max_seq_len: int) -> li
         except TypeError:
             known = False
         if not known:
-            raise InputError(f"token {token!r} at position {i} is not in the vocab")
+            from tracr_ir.interpreters.transformer import unknown_token
+
+            raise InputError(unknown_token(token, i, tuple(vocab)))
     return list(xs)
 
 
@@ -429,8 +456,7 @@ def compile_rasp_to_model(
     """
     from tracr_ir.backends.jax import build
 
-    if allocator not in ("greedy", "solver"):
-        raise PipelineError(f"unknown allocator '{allocator}' (choose greedy or solver)")
+    spec = pipeline or default_pipeline(allocator)
     module = to_ir(program, vocab, max_seq_len, compiler_bos, compiler_pad, causal)
     stages = StageIR()
 
@@ -442,7 +468,7 @@ def compile_rasp_to_model(
             print(f"// -----// IR Dump {title} //----- //")
             print(print_module(module), end="\n\n")
 
-    run_pipeline(module, pipeline or default_pipeline(allocator), callback=callback)
+    run_pipeline(module, spec, callback=callback)
     if stage_name(module) != "transformer":
         raise PipelineError(
             f"the pipeline ends in the {stage_name(module)} dialect; compile_rasp_to_model "

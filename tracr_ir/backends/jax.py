@@ -25,6 +25,7 @@ import numpy as np
 from xdsl.ir import Operation
 
 from tracr_ir.dialects.transformer import ModelOp, ModelWeights
+from tracr_ir.errors import InputError
 from tracr_ir.interpreters.transformer import (decode_output, encode, param_arrays, run_layers,
                                                visible_keys)
 from tracr_ir.values import Value
@@ -110,7 +111,14 @@ class CompiledModel:
 
         Padded positions are masked out of every attention, so each result equals `apply`'s.
         """
-        encoded = [self.encode(seq) for seq in seqs]
+        if isinstance(seqs, (str, bytes)) or not isinstance(seqs, Sequence):
+            raise InputError(f"apply_batch takes a list of sequences, got {type(seqs).__name__}")
+        encoded = []
+        for b, seq in enumerate(seqs):
+            try:
+                encoded.append(self.encode(seq))
+            except InputError as e:
+                raise InputError(f"sequence {b} of the batch: {e}") from None
         if not encoded:
             return []
         n = max(map(len, encoded))

@@ -425,6 +425,7 @@ class ProgramOp(SSAProgramOp):
         if not all(isinstance(a.type, SpaceType) for a in self.block.args):
             raise VerifyException("craft.program's block arguments tokens and indices are "
                                   "spaces")
+        _verify_layers([op for op in self.block.ops if isinstance(op, CraftOp)])
 
 
 @irdl_op_definition
@@ -434,6 +435,39 @@ class OutputOp(ProgramOutputOp):
     name = "craft.output"
     value = operand_def(SpaceType)
     traits = traits_def(IsTerminator(), HasParent(ProgramOp))
+
+
+_SUBLAYER = ("attention", "MLP")
+
+
+def _verify_layers(ops: list[CraftOp]) -> None:
+    """Once layers are allocated, every block has one and reads only what an earlier sublayer
+    wrote: a head in layer l reads MLP outputs of layers < l, an MLP reads layer <= l."""
+    placed = [op for op in ops if op.layer_index is not None]
+    if not placed:
+        return
+    if len(placed) != len(ops):
+        op = next(op for op in ops if op.layer_index is None)
+        raise VerifyException(f"{op.name} '{op.label_text}' has no layer while other blocks "
+                              "have one (craft-allocate-layers places every block)")
+    kind = {op: block_kind(op) for op in ops}
+
+    def reads_at(op: CraftOp) -> tuple[int, int]:
+        return op.layer_index, int(kind[op] == "mlp")  # type: ignore[return-value]
+
+    def written_at(op: CraftOp) -> tuple[int, int]:
+        return op.layer_index, int(kind[op] != "attention")  # type: ignore[return-value]
+
+    for op in ops:
+        for operand in op.operands:
+            writer = operand.owner
+            if isinstance(writer, CraftOp) and written_at(writer) >= reads_at(op):
+                layer, sub = written_at(writer)
+                raise VerifyException(
+                    f"{op.name} '{op.label_text}' reads in the {_SUBLAYER[reads_at(op)[1]]} "
+                    f"of layer {op.layer_index} what '{writer.label_text}' writes in the "
+                    f"{_SUBLAYER[sub]} of layer {layer}: a block must read values written "
+                    "in an earlier sublayer")
 
 
 def block_kind(op: CraftOp) -> str:

@@ -22,7 +22,7 @@ import numpy as np
 
 from tracr_ir.dialects.rasp import CATEGORICAL
 from tracr_ir.errors import InputError
-from tracr_ir.values import Value, canonical_values, format_value
+from tracr_ir.values import Value, canonical_values, format_value, format_value_set
 
 if TYPE_CHECKING:
     from tracr_ir.dialects.transformer import ModelOp
@@ -201,8 +201,9 @@ def encode(w: ModelWeights, seq: Sequence[Any]) -> list[int]:
         first = repr(seq[0]) if seq else "an empty input"
         raise InputError(f"position 0 must be the BOS token {w.bos!r}, got {first}")
     if len(seq) > w.max_seq_len + 1:
-        raise InputError(f"input of length {len(seq)} (BOS included) is longer than "
-                         f"max_seq_len + 1 = {w.max_seq_len + 1}")
+        raise InputError(f"token {seq[w.max_seq_len + 1]!r} at position {w.max_seq_len + 1} "
+                         f"is past max_seq_len {w.max_seq_len}: the input has {len(seq) - 1} "
+                         "tokens after BOS")
     ids = w.token_ids
     encoded = [ids[w.bos]]
     for i, token in enumerate(seq[1:], start=1):
@@ -214,9 +215,18 @@ def encode(w: ModelWeights, seq: Sequence[Any]) -> list[int]:
         except TypeError:
             known = False
         if not known:
-            raise InputError(f"token {token!r} at position {i} is not in the vocab")
+            raise InputError(unknown_token(token, i, w.vocab))
         encoded.append(ids[token])
     return encoded
+
+
+def unknown_token(token: Any, position: int, vocab: Sequence[Value]) -> str:
+    """The message for a token that is not in the vocab (its type named when that is why)."""
+    kinds = {type(v).__name__ for v in vocab}
+    kind = "" if type(token).__name__ in kinds else f" (a {type(token).__name__})"
+    shown = format_value_set(vocab) if len(vocab) <= 12 else (
+        format_value_set(vocab[:12])[:-1] + f", ... ({len(vocab)} tokens)}}")
+    return f"token {token!r}{kind} at position {position} is not in the vocab {shown}"
 
 
 def _is(token: Any, special: str) -> bool:

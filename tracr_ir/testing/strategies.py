@@ -1,7 +1,7 @@
 """Random well-formed RASP programs, for property tests and benchmarks.
 
 - `programs(...)`: a hypothesis strategy drawing RASP programs over every construct.
-- `inputs_for(vocab, max_seq_len)`: a strategy drawing input sequences for them.
+- `inputs_for(program, vocab, max_seq_len)`: a strategy drawing input sequences for them.
 - `program_cases(...)`: both at once, with the vocabulary and length drawn too.
 - `random_program(rng, n_nodes, vocab, max_seq_len)`: a seeded plain-Python generator of a
   program of about `n_nodes` nodes (for compile-time benchmarks).
@@ -583,14 +583,38 @@ def programs(
     return builder.finish()
 
 
-def inputs_for(vocab: Collection[Any], max_seq_len: int, min_len: int = 1) -> st.SearchStrategy:
-    """Input sequences over `vocab` of length `min_len` to `max_seq_len` (as lists); about
-    half of them have the full length `max_seq_len`."""
+def inputs_for(program: Any = None, vocab: Collection[Any] | None = None,
+               max_seq_len: int | None = None, min_len: int = 1) -> st.SearchStrategy:
+    """Input sequences (lists, without BOS) of length `min_len` to `max_seq_len` over `vocab`;
+    about half of them have the full length `max_seq_len`.
+
+    `program` is what the inputs are for: a module or its IR text at any stage, or a
+    `CompiledModel` (vocab and max_seq_len default to its own), or a RASP program (give both).
+    """
+    if program is not None and (vocab is None or max_seq_len is None):
+        if isinstance(program, rasp.RASPExpr):
+            raise TypeError("inputs_for a RASP program needs its vocab and max_seq_len")
+        own_vocab, own_length = _input_spec(program)
+        vocab = own_vocab if vocab is None else vocab
+        max_seq_len = own_length if max_seq_len is None else max_seq_len
+    if vocab is None or max_seq_len is None:
+        raise TypeError("inputs_for needs a module or model, or vocab and max_seq_len")
     tokens = st.sampled_from(_sorted(vocab))
     return st.one_of(
         st.lists(tokens, min_size=max_seq_len, max_size=max_seq_len),
         st.lists(tokens, min_size=min_len, max_size=max_seq_len),
     )
+
+
+def _input_spec(subject: Any) -> tuple[Collection[Any], int]:
+    """(vocab, max_seq_len) of a module, its IR text or a compiled model."""
+    weights = getattr(subject, "weights", None)
+    if weights is not None and hasattr(weights, "vocab"):
+        return weights.vocab, weights.max_seq_len
+    from tracr_ir.compiler import parse_module, stage_op
+
+    op = stage_op(parse_module(subject) if isinstance(subject, str) else subject)
+    return op.vocab_values, op.length  # type: ignore[attr-defined]
 
 
 _VOCABS = (
@@ -633,7 +657,8 @@ def program_cases(
     vocab = frozenset(vocab) if vocab is not None else draw(st.sampled_from(_VOCABS))
     max_seq_len = max_seq_len if max_seq_len is not None else draw(st.integers(1, 6))
     program = draw(programs(vocab=vocab, max_seq_len=max_seq_len, **program_options))
-    inputs = draw(st.lists(inputs_for(vocab, max_seq_len), min_size=1, max_size=n_inputs))
+    inputs = draw(st.lists(inputs_for(program, vocab, max_seq_len), min_size=1,
+                           max_size=n_inputs))
     return Case(program, vocab, max_seq_len, inputs)
 
 

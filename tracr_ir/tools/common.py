@@ -13,12 +13,12 @@ from tracr_ir.errors import TracrIRError
 
 
 def parse_token(text: str, vocab: Iterable[Any] | None = None) -> Any:
-    """The vocab element that prints as `text`; without a vocab, an int, a float or the text."""
+    """The vocab element that prints as `text`; else (so that errors show what was meant) an
+    int, a float or the text."""
     if vocab is not None:
         for value in vocab:
             if str(value) == text:
                 return value
-        return text
     for kind in (int, float):
         try:
             return kind(text)

@@ -70,3 +70,27 @@ builtin.module {
   }
 }
 // CHECK: None has no direction (it is the zero vector)
+
+// -----
+
+// Layers: a head cannot read what the MLP of its own layer writes.
+builtin.module {
+  craft.program vocab {1, 2} max_seq_len 2 bos "BOS" pad "PAD" causal false (%tokens: !craft.space<[tokens:1, tokens:2]>, %indices: !craft.space<[indices:0, indices:1]>) {
+    %m = craft.categorical_mlp "m_1" layer 0 %tokens {1 -> 1, 2 -> 2} : !craft.space<[m_1:1, m_1:2]>
+    %w = craft.selector_width "w_2" layer 0 select [(%m, %tokens EQ)] : !craft.space<[w_2:0, w_2:1, w_2:2]>
+    craft.output %w : !craft.space<[w_2:0, w_2:1, w_2:2]>
+  }
+}
+// CHECK: craft.selector_width 'w_2' reads in the attention of layer 0 what 'm_1' writes in the MLP of layer 0: a block must read values written in an earlier sublayer
+
+// -----
+
+// Layers: once one block has a layer, every block has one.
+builtin.module {
+  craft.program vocab {1, 2} max_seq_len 2 bos "BOS" pad "PAD" causal false (%tokens: !craft.space<[tokens:1, tokens:2]>, %indices: !craft.space<[indices:0, indices:1]>) {
+    %m = craft.categorical_mlp "m_1" layer 0 %tokens {1 -> 1, 2 -> 2} : !craft.space<[m_1:1, m_1:2]>
+    %w = craft.selector_width "w_2" select [(%m, %tokens EQ)] : !craft.space<[w_2:0, w_2:1, w_2:2]>
+    craft.output %w : !craft.space<[w_2:0, w_2:1, w_2:2]>
+  }
+}
+// CHECK: craft.selector_width 'w_2' has no layer while other blocks have one (craft-allocate-layers places every block)

@@ -16,5 +16,5 @@ builtin.module {
 // CHECK:      [1.0, 2.0, 3.0]
 // CHECK-NEXT: [2.0, none]
 // INFERRED:   [1.0, 2.0, 3.0]
-// BADTOKEN:   tracr-run: error: token '7' at position 1 is not in the vocab
-// TOOLONG:    tracr-run: error: input of length 5 is longer than max_seq_len 4
+// BADTOKEN:   tracr-run: error: token 7 at position 1 is not in the vocab {1, 2, 3}
+// TOOLONG:    tracr-run: error: token 1 at position 4 is past max_seq_len 4: the input has 5 tokens

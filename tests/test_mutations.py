@@ -1,0 +1,144 @@
+"""Mutation tests: deliberately broken passes that `check_pass` must catch.
+
+Each broken pass runs a real pass and then breaks its output in one small way (two table
+entries swapped, a head dropped, a weight perturbed, a block moved to another layer). If
+`check_pass` let any of them through, its green runs on the real passes would mean nothing.
+"""
+
+import ast
+import dataclasses
+
+import numpy as np
+import pytest
+from xdsl.context import Context
+from xdsl.dialects.builtin import IntegerAttr, ModuleOp, i64
+from xdsl.passes import ModulePass
+
+from tracr_ir.compiler import interpret, parse_module, parse_pipeline, run_passes, stage_op
+from tracr_ir.dialects import craft, rasp, transformer
+from tracr_ir.dialects.rasp_attrs import TableAttr
+from tracr_ir.interpreters.transformer import Layer, ModelWeights
+from tracr_ir.testing import check_pass
+
+EXAMPLES = 100
+SEED = 0
+
+
+def run_spec(spec: str, ctx: Context, module: ModuleOp) -> None:
+    for p in parse_pipeline(spec).passes:
+        p.apply(ctx, module)
+
+
+def replace_model(module: ModuleOp, change) -> None:
+    """Rebuild the module's transformer.model from `change(weights)`."""
+    model = stage_op(module)
+    assert isinstance(model, transformer.ModelOp)
+    module.body.block.insert_op_before(transformer.ModelOp.from_weights(change(model.weights())),
+                                       model)
+    module.body.block.erase_op(model)
+
+
+@dataclasses.dataclass(frozen=True)
+class SwapTableEntries(ModulePass):
+    """rasp-infer-values, then two results of the first Map/SequenceMap table swapped."""
+
+    name = "broken-swap-table-entries"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        run_spec("rasp-infer-values", ctx, op)
+        for fn_op in op.walk():
+            if isinstance(fn_op, (rasp.MapOp, rasp.SequenceMapOp)) and fn_op.table:
+                entries = list(fn_op.table.data)
+                j = next((j for j in range(1, len(entries)) if entries[j][1] != entries[0][1]),
+                         None)
+                if j is not None:
+                    (k0, v0), (kj, vj) = entries[0], entries[j]
+                    entries[0], entries[j] = (k0, vj), (kj, v0)
+                    fn_op.properties["table"] = TableAttr(tuple(entries))
+                    return
+
+
+@dataclasses.dataclass(frozen=True)
+class DropHead(ModulePass):
+    """lower-craft-to-transformer, then the first attention head of the model dropped."""
+
+    name = "broken-drop-head"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        run_spec("lower-craft-to-transformer", ctx, op)
+
+        def drop(w: ModelWeights) -> ModelWeights:
+            layers = list(w.layers)
+            i = next((i for i, layer in enumerate(layers) if layer.heads), None)
+            if i is not None:
+                layers[i] = Layer(layers[i].heads[1:], layers[i].mlp)
+            return dataclasses.replace(w, layers=layers)
+
+        replace_model(op, drop)
+
+
+@dataclasses.dataclass(frozen=True)
+class PerturbWeight(ModulePass):
+    """The largest first-layer MLP weight of a transformer model moved by a fifth of itself."""
+
+    name = "broken-perturb-weight"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        def perturb(w: ModelWeights) -> ModelWeights:
+            layers = list(w.layers)
+            i = next((i for i, layer in enumerate(layers) if layer.mlp is not None
+                      and layer.mlp.w_1.size), None)
+            if i is None:
+                return w
+            mlp = layers[i].mlp
+            w_1 = np.array(mlp.w_1)
+            k = np.unravel_index(np.argmax(np.abs(w_1)), w_1.shape)
+            w_1[k] *= 0.8
+            layers[i] = Layer(layers[i].heads, dataclasses.replace(mlp, w_1=w_1))
+            return dataclasses.replace(w, layers=layers)
+
+        replace_model(op, perturb)
+
+
+@dataclasses.dataclass(frozen=True)
+class ChangeLayerIndex(ModulePass):
+    """lower-rasp-to-craft and craft-allocate-layers, then the last block one layer earlier."""
+
+    name = "broken-change-layer-index"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        run_spec("lower-rasp-to-craft,craft-allocate-layers", ctx, op)
+        blocks = [b for b in op.walk() if isinstance(b, craft.CraftOp) and b.layer_index]
+        if blocks:
+            last = max(blocks, key=lambda b: b.layer_index)
+            last.properties["layer"] = IntegerAttr(last.layer_index - 1, i64)
+
+
+MUTANTS = [
+    (SwapTableEntries, "to_ir"),
+    (DropHead, "craft"),
+    (PerturbWeight, "transformer"),
+    (ChangeLayerIndex, "rasp"),
+]
+
+
+@pytest.mark.parametrize("mutant, stage", MUTANTS, ids=[m.name for m, _ in MUTANTS])
+def test_check_pass_catches_the_mutant(mutant, stage):
+    with pytest.raises(AssertionError) as caught:
+        check_pass(mutant(), stage=stage, examples=EXAMPLES, seed=SEED)
+    message = str(caught.value)
+    assert f"pass '{mutant.name}'" in message
+    assert "// ----- IR before the pass ----- //" in message
+    if "differ on input" not in message:
+        assert "invalid IR after pass" in message and mutant is ChangeLayerIndex, message
+        return
+    # The report reproduces: the IR before the pass, run through the pass, gives different
+    # outputs on the reported input.
+    line = next(x for x in message.splitlines() if "differ on input" in x)
+    xs = ast.literal_eval(line.split("differ on input ")[1].split(" (input")[0])
+    if stage == "to_ir":
+        return  # to_ir text holds Python functions: it does not parse back
+    before = parse_module(message.split("// ----- IR before the pass ----- //\n")[1]
+                          .split("\n\n// ----- IR after")[0])
+    after = run_passes(before.clone(), [mutant()])
+    assert interpret(before, xs) != interpret(after, xs)
