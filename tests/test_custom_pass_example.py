@@ -6,9 +6,9 @@ from pathlib import Path
 from hypothesis import given
 
 from tracr_ir import rasp
-from tracr_ir.compiler import interpret, run_pipeline, to_ir
+from tracr_ir.compiler import interpret, run_passes, run_pipeline, to_ir
 from tracr_ir.dialects.rasp import MapOp, SequenceMapOp
-from tracr_ir.testing.strategies import program_cases
+from tracr_ir.testing import assert_equivalent, check_pass, compile_to_stage, program_cases
 
 _FILE = Path(__file__).parents[1] / "examples" / "custom_pass" / "rasp_fuse_maps.py"
 _spec = importlib.util.spec_from_file_location("rasp_fuse_maps", _FILE)
@@ -38,3 +38,13 @@ def test_a_chain_becomes_one_op():
     assert count(module, (MapOp, SequenceMapOp)) == 1
     for xs in ([1], [3, 2, 1, 1]):
         assert interpret(module, xs) == rasp.evaluate(z, xs)
+
+
+def test_the_readme_example():
+    """The README's example of testing a user pass, as written there."""
+    report = check_pass(fuse_maps.RaspFuseMaps(), stage="rasp", examples=200, max_steps=8)
+    assert report.checked == 200 and report.changed > 0
+    my_program = rasp.SequenceMap(lambda a, b: a + b, rasp.Map(lambda x: x % 2, rasp.tokens),
+                                  rasp.indices)
+    before = compile_to_stage(my_program, vocab={1, 2, 3}, max_seq_len=4, stage="rasp")
+    assert_equivalent(my_program, run_passes(before.clone(), [fuse_maps.RaspFuseMaps()]))
