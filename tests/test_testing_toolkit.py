@@ -243,3 +243,13 @@ def test_check_pass_rejects_what_is_not_a_pass():
         check_pass(42)
     with pytest.raises(PipelineError, match="no-such-pass"):
         check_pass("no-such-pass")
+
+
+def test_examples_default_to_the_loaded_hypothesis_profile():
+    previous = settings.get_current_profile_name()
+    settings.register_profile("tiny-for-this-test", max_examples=7)
+    settings.load_profile("tiny-for-this-test")
+    try:
+        assert check_pass(RelabelFirstOp, stage="rasp", seed=0).checked == 7
+    finally:
+        settings.load_profile(previous)

@@ -95,7 +95,7 @@ def _as_passes(pass_or_spec: Any) -> tuple[list[ModulePass], str]:
 def check_pass(
     pass_or_spec: ModulePass | type[ModulePass] | str | Sequence[Any],
     stage: str = "rasp",
-    examples: int = 100,
+    examples: int | None = None,
     *,
     inputs: int = 16,
     abs_tol: float = 1e-4,
@@ -108,7 +108,9 @@ def check_pass(
     hypothesis_settings: settings | None = None,
     **program_options: Any,
 ) -> PassCheck:
-    """Check that a pass (or pipeline) keeps the meaning of `examples` modules at `stage`.
+    """Check that a pass (or pipeline) keeps the meaning of `examples` modules at `stage`
+    (default: `max_examples` of the loaded hypothesis profile, so CI and nightly profiles
+    scale every check).
 
     For each drawn program: compile it to `stage`, run the passes (verifying the module after
     each, so invalid output fails naming the pass), check the output's text round-trips when
@@ -163,7 +165,7 @@ def check_pass(
         counts["inputs"] += len(xs)
 
     options = hypothesis_settings or settings(
-        max_examples=examples, deadline=None, database=None,
+        max_examples=examples or settings.default.max_examples, deadline=None, database=None,
         phases=(Phase.explicit, Phase.generate, Phase.shrink),  # `explain` re-runs too much
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
     cases = program_cases(vocab, max_seq_len, n_inputs=4, **program_options)
