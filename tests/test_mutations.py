@@ -17,7 +17,7 @@ from xdsl.passes import ModulePass
 from tracr_ir.compiler import interpret, parse_module, parse_pipeline, run_passes, stage_op
 from tracr_ir.dialects import craft, rasp, transformer
 from tracr_ir.dialects.rasp_attrs import TableAttr
-from tracr_ir.interpreters.transformer import Layer, ModelWeights
+from tracr_ir.interpreters.transformer import Layer
 from tracr_ir.testing import check_pass
 
 EXAMPLES = 100
@@ -29,12 +29,19 @@ def run_spec(spec: str, ctx: Context, module: ModuleOp) -> None:
         p.apply(ctx, module)
 
 
-def replace_model(module: ModuleOp, change) -> None:
-    """Rebuild the module's transformer.model from `change(weights)`."""
+def change_first_layer(module: ModuleOp, has, change) -> None:
+    """Rebuild the module's transformer.model with `change(layer)` in place of the first
+    layer for which `has(layer)` holds (nothing changes if none does)."""
     model = stage_op(module)
     assert isinstance(model, transformer.ModelOp)
-    module.body.block.insert_op_before(transformer.ModelOp.from_weights(change(model.weights())),
-                                       model)
+    w = model.weights()
+    layers = list(w.layers)
+    i = next((i for i, layer in enumerate(layers) if has(layer)), None)
+    if i is None:
+        return
+    layers[i] = change(layers[i])
+    new = transformer.ModelOp.from_weights(dataclasses.replace(w, layers=layers))
+    module.body.block.insert_op_before(new, model)
     module.body.block.erase_op(model)
 
 
@@ -66,15 +73,8 @@ class DropHead(ModulePass):
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         run_spec("lower-craft-to-transformer", ctx, op)
-
-        def drop(w: ModelWeights) -> ModelWeights:
-            layers = list(w.layers)
-            i = next((i for i, layer in enumerate(layers) if layer.heads), None)
-            if i is not None:
-                layers[i] = Layer(layers[i].heads[1:], layers[i].mlp)
-            return dataclasses.replace(w, layers=layers)
-
-        replace_model(op, drop)
+        change_first_layer(op, lambda layer: layer.heads,
+                           lambda layer: Layer(layer.heads[1:], layer.mlp))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,20 +84,13 @@ class PerturbWeight(ModulePass):
     name = "broken-perturb-weight"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        def perturb(w: ModelWeights) -> ModelWeights:
-            layers = list(w.layers)
-            i = next((i for i, layer in enumerate(layers) if layer.mlp is not None
-                      and layer.mlp.w_1.size), None)
-            if i is None:
-                return w
-            mlp = layers[i].mlp
-            w_1 = np.array(mlp.w_1)
-            k = np.unravel_index(np.argmax(np.abs(w_1)), w_1.shape)
-            w_1[k] *= 0.8
-            layers[i] = Layer(layers[i].heads, dataclasses.replace(mlp, w_1=w_1))
-            return dataclasses.replace(w, layers=layers)
+        def perturb(layer: Layer) -> Layer:
+            w_1 = np.array(layer.mlp.w_1)
+            w_1[np.unravel_index(np.argmax(np.abs(w_1)), w_1.shape)] *= 0.8
+            return Layer(layer.heads, dataclasses.replace(layer.mlp, w_1=w_1))
 
-        replace_model(op, perturb)
+        change_first_layer(op, lambda layer: layer.mlp is not None and layer.mlp.w_1.size,
+                           perturb)
 
 
 @dataclasses.dataclass(frozen=True)
