@@ -14,7 +14,7 @@ that structural equality of value-set attributes is set equality.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from tracr_ir.errors import ValueSetError
@@ -43,6 +43,29 @@ def check_value(value: Value, where: str = "") -> None:
     if kind is tuple:
         for item in value:
             check_value(item, where)
+
+
+def incomparable(compare: Callable[[Value, Value], Any], keys: Iterable[Value],
+                 queries: Iterable[Value]) -> tuple[Value, Value] | None:
+    """The first (key, query) pair, None left out, that `compare` cannot compare (it raises
+    TypeError, as `1 < "a"` does), or None."""
+    def representatives(values: Iterable[Value]) -> list[Value]:
+        # Whether a comparison raises depends only on the types, except inside tuples: one
+        # value of each other type is enough (a verifier must stay fast on large value sets).
+        seen: dict[Any, Value] = {}
+        for v in values:
+            if v is not None:
+                seen.setdefault(v if isinstance(v, tuple) else type(v), v)
+        return list(seen.values())
+
+    keys, queries = representatives(keys), representatives(queries)
+    for k in keys:
+        for q in queries:
+            try:
+                compare(k, q)
+            except TypeError:
+                return k, q
+    return None
 
 
 def value_key(value: Value) -> tuple:

@@ -163,7 +163,8 @@ def map_categorical_mlp(in_space: Space, out_space: Space, table: Mapping[Any, A
     on the zero vector and on the values mapping to y, -1 on the others (same margin).
     """
     _check_numerical_out(out_space, numerical_output)
-    _name_of(in_space, "in_space")
+    if len(in_space.names) > 1:  # none (an s-op that is always None) or one
+        raise ValueError(f"in_space must hold one s-op, got names {in_space.names}")
     by_output: dict[Any, list[Direction]] = {}
     for d in in_space:
         y = _lookup(table, d.value, label)

@@ -87,8 +87,10 @@ def attention_scale(max_seq_len: int, tolerance: float, magnitude: float = 1.0,
         raise UnsupportedProgramError(
             f"tolerance {tolerance:g} is below float32 rounding of a softmax over "
             f"{max_seq_len + 1} positions", label)
-    # The nudge keeps the bound strictly inside the tolerance despite rounding.
-    s = max(2 * math.log(magnitude * (max_seq_len + 2) / room), _MIN_SCALE) + 1e-9
+    # The nudge keeps the bound strictly inside the tolerance despite rounding. A ratio that
+    # underflows to 0 (a huge tolerance) needs no more than the minimal scale.
+    ratio = magnitude * (max_seq_len + 2) / room
+    s = max(2 * math.log(ratio) if ratio > 0 else _MIN_SCALE, _MIN_SCALE) + 1e-9
     if noise_per_scale == 0.0 or magnitude == 0.0:
         return s
     # error(s) decreases while the leakage term dominates; step up until it fits or grows.

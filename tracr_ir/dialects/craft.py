@@ -58,7 +58,8 @@ from tracr_ir.craft import blocks as craft_blocks
 from tracr_ir.craft import mlp as craft_mlp
 from tracr_ir.craft.bases import Direction, Space
 from tracr_ir.craft.selector_width import selector_width as build_selector_width
-from tracr_ir.dialects.program import ProgramOutputOp, Settings, SSAProgramOp
+from tracr_ir.dialects.program import (ProgramOutputOp, Settings, SSAProgramOp, checked_parent,
+                                       is_range)
 from tracr_ir.dialects.craft_base import (
     CraftOp,
     DirectionsAttr,
@@ -152,10 +153,9 @@ class NumericalMLPOp(_TableOp):
         if not _space(self.input).is_numerical:
             raise VerifyException(f"{self.name} '{self.label_text}' reads a numerical s-op")
         for arg, _ in self.table.data:
-            if type(arg) not in (bool, int, float):
-                raise VerifyException(f"{self.name} '{self.label_text}': table key "
-                                      f"{format_value(arg)} is not a number")
-        _number(self.input_error, "input_error", f"{self.name} '{self.label_text}'")
+            _number(ValueAttr(arg), "a table key", f"{self.name} '{self.label_text}'")
+        _number(self.input_error, "input_error", f"{self.name} '{self.label_text}'",
+                "non-negative")
         self._check_outputs()
 
     def build_block(self, max_seq_len: int) -> craft_blocks.MLPBlock:
@@ -315,7 +315,7 @@ class CategoricalAttentionOp(_SelectorOp):
     def verify_(self) -> None:
         super().verify_()
         where = f"{self.name} '{self.label_text}'"
-        _number(self.tolerance, "the tolerance", where)
+        _number(self.tolerance, "the tolerance", where, "positive")
         value, out = _space(self.operands[0]), _space(self.output)
         if value.is_numerical or out.is_numerical:
             raise VerifyException(f"{where}: categorical value and result expected")
@@ -364,8 +364,8 @@ class NumericalAttentionOp(_SelectorOp):
     def verify_(self) -> None:
         super().verify_()
         where = f"{self.name} '{self.label_text}'"
-        _number(self.tolerance, "the tolerance", where)
-        _number(self.magnitude, "the magnitude", where)
+        _number(self.tolerance, "the tolerance", where, "positive")
+        _number(self.magnitude, "the magnitude", where, "non-negative")
         if not (_space(self.operands[0]).is_numerical and _space(self.output).is_numerical):
             raise VerifyException(f"{where}: numerical value and result expected")
 
@@ -395,6 +395,11 @@ class SelectorWidthOp(_SelectorOp):
         out = _space(self.output)
         if not out.is_numerical and not all(type(w) is int and w >= 0 for w in out.values):
             raise VerifyException(f"{self.name} '{self.label_text}': widths are integers >= 0")
+        program = checked_parent(self, ProgramOp)
+        if program is not None and not out.is_numerical and max(out.values, default=0) > \
+                program.length:
+            raise VerifyException(f"{self.name} '{self.label_text}': a width is at most "
+                                  f"max_seq_len {program.length}")
 
     def build_block(self, max_seq_len: int) -> craft_blocks.SelectorWidthBlock:
         out = _space(self.output)
@@ -425,7 +430,29 @@ class ProgramOp(SSAProgramOp):
         if not all(isinstance(a.type, SpaceType) for a in self.block.args):
             raise VerifyException("craft.program's block arguments tokens and indices are "
                                   "spaces")
+        tokens, indices = (_space(a) for a in self.block.args)
+        if (tokens.is_numerical or len(tokens.values) != len(self.vocab_values)
+                or set(tokens.values) != set(self.vocab_values)):
+            raise VerifyException("craft.program: the tokens' space must have one direction "
+                                  "per vocab value")
+        if indices.is_numerical or not is_range(indices.values, self.length):
+            raise VerifyException(f"craft.program: the indices' space must have one direction "
+                                  f"per position 0 to {self.length - 1}")
+        self._verify_own_spaces()
         _verify_layers([op for op in self.block.ops if isinstance(op, CraftOp)])
+
+    def _verify_own_spaces(self) -> None:
+        """Each s-op has its own subspace: two values whose spaces share a name would write
+        the same residual directions."""
+        owner: dict[str, SSAValue] = {}
+        values = [*self.block.args, *(op.output for op in self.block.ops
+                                      if isinstance(op, CraftOp))]
+        for value in values:
+            for name in _space(value).space.names:
+                if (other := owner.setdefault(name, value)) is not value:
+                    raise VerifyException(
+                        f"craft.program: %{other.name_hint or '?'} and %{value.name_hint or '?'}"
+                        f" both live in the space '{name}'")
 
 
 @irdl_op_definition

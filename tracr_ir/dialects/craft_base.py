@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import weakref
 from collections.abc import Sequence
@@ -40,13 +41,14 @@ from tracr_ir import rasp as rasp_front
 from tracr_ir.craft import attention as craft_attention
 from tracr_ir.craft import blocks as craft_blocks
 from tracr_ir.craft.bases import BOS, ONE, Direction, Space
+from tracr_ir.dialects.program import parse_index
 from tracr_ir.dialects.rasp import (
     Comparison,
     TableAttr,
     ValueAttr,
     parse_optional_defined_operand,
 )
-from tracr_ir.values import format_value, parse_string, parse_value
+from tracr_ir.values import format_value, incomparable, parse_string, parse_value
 
 _BARE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$.]*\Z")
 
@@ -250,11 +252,26 @@ def _props(label: str, layer: int | None, **props: Attribute) -> dict[str, Attri
 
 
 
-def _number(attr: ValueAttr, what: str, where: str) -> float:
+def _number(attr: ValueAttr, what: str, where: str, sign: str = "") -> float:
+    """The finite number `attr` holds, or a `VerifyException`; `sign` is "" (any),
+    "non-negative" or "positive"."""
     value = attr.data
-    if type(value) not in (bool, int, float) or value != value:
-        raise VerifyException(f"{where}: {what} must be a number, got {format_value(value)}")
+    if type(value) not in (bool, int, float) or not math.isfinite(value):
+        raise VerifyException(f"{where}: {what} must be a finite number, got "
+                              f"{format_value(value)}")
+    if (sign == "positive" and value <= 0) or (sign == "non-negative" and value < 0):
+        raise VerifyException(f"{where}: {what} must be {sign}, got {format_value(value)}")
     return float(value)
+
+
+def _check_comparable(where: str, keys: SpaceType, queries: SpaceType,
+                      predicate: PredicateAttr) -> None:
+    """A comparison must apply to every (key, query) value pair (`1 < "a"` raises)."""
+    kind = predicate.data[0]
+    if kind != "table" and (
+            pair := incomparable(rasp_front.Comparison[kind], keys.values, queries.values)):
+        raise VerifyException(f"{where}: {kind} cannot compare key {format_value(pair[0])} "
+                              f"with query {format_value(pair[1])}")
 
 
 class CraftOp(IRDLOperation):
@@ -336,7 +353,7 @@ class CraftOp(IRDLOperation):
         label = parse_string(parser, " (the op's label)")
         props: dict[str, Attribute] = {"label": StringAttr(label)}
         if parser.parse_optional_keyword("layer") is not None:
-            props["layer"] = IntegerAttr(parser.parse_integer(allow_negative=False), i64)
+            props["layer"] = IntegerAttr(parse_index(parser, "a layer"), i64)
         operands, payload = cls.parse_operands_and_payload(parser)
         props |= payload
         attrs = parser.parse_optional_attr_dict_with_keyword()
@@ -379,9 +396,8 @@ class _TableOp(CraftOp):
         allowed = None if out.is_numerical else set(out.values)
         for arg, res in self.table.data:
             if allowed is None:
-                if type(res) not in (bool, int, float):
-                    raise VerifyException(f"{self.name} '{self.label_text}': {format_value(res)}"
-                                          " is not a number (the output is numerical)")
+                _number(ValueAttr(res), "an output (the output is numerical)",
+                        f"{self.name} '{self.label_text}'")
             elif res is not None and res not in allowed:
                 raise VerifyException(f"{self.name} '{self.label_text}': output "
                                       f"{format_value(res)} has no direction in the result")
@@ -451,9 +467,10 @@ class _SelectorOp(CraftOp):
         if n_terms < 2 or n_terms % 2 or n_terms // 2 != len(self.predicates.data):
             raise VerifyException(f"{where}: a selector is one or more (keys, queries, "
                                   "predicate) terms")
-        for k, q in self.term_operands():
+        for (k, q), predicate in zip(self.term_operands(), self.predicates.data):
             if _space(k).is_numerical or _space(q).is_numerical:
                 raise VerifyException(f"{where}: selector keys and queries are categorical")
+            _check_comparable(where, _space(k), _space(q), predicate)
 
 
 # Shorthands for the op definitions.

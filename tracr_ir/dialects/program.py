@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from xdsl.dialects.builtin import BoolAttr, IntegerAttr, IntegerType, StringAttr, i64
 from xdsl.ir import Attribute, Block, Operation, SSAValue
@@ -24,6 +24,20 @@ from xdsl.utils.exceptions import VerifyException
 
 from tracr_ir.dialects.rasp_attrs import ValueSetAttr
 from tracr_ir.values import Value, format_value, format_value_set, parse_string, parse_value_set
+
+
+I64_MAX = (1 << 63) - 1
+
+
+def parse_index(parser: AttrParser, what: str) -> int:
+    """A non-negative integer held as an i64 (`max_seq_len`, a layer), or a parse error at it
+    (built later, an out-of-range `IntegerAttr` would fail outside the parser)."""
+    pos = parser.pos
+    value = parser.parse_integer(allow_boolean=False, allow_negative=False,
+                                 context_msg=f" ({what})")
+    if value > I64_MAX:
+        parser.raise_error(f"{what} {value} does not fit in an i64", pos, parser.pos)
+    return value
 
 
 @dataclass(frozen=True)
@@ -55,7 +69,7 @@ class Settings:
         parser.parse_keyword("vocab")
         vocab = parse_value_set(parser)
         parser.parse_keyword("max_seq_len")
-        max_seq_len = parser.parse_integer(allow_boolean=False, allow_negative=False)
+        max_seq_len = parse_index(parser, "max_seq_len")
         parser.parse_keyword("bos")
         bos = parse_string(parser)
         parser.parse_keyword("pad")
@@ -99,6 +113,10 @@ class StageProgramOp(IRDLOperation):
         if self.length < 1:
             raise VerifyException(f"{self.name}: max_seq_len must be at least 1, got "
                                   f"{self.length}")
+        if not self.vocab_values:
+            raise VerifyException(f"{self.name}: the vocab is empty")
+        if None in self.vocab_values:
+            raise VerifyException(f"{self.name}: none cannot be a token of the vocab")
         bos, pad = self.bos.data, self.pad.data
         if bos == pad:
             raise VerifyException(f"{self.name}: bos and pad are both '{bos}'")
@@ -106,6 +124,32 @@ class StageProgramOp(IRDLOperation):
             if token in self.vocab_values:
                 raise VerifyException(f"{self.name}: the {role} token '{token}' is also in "
                                       "the vocab")
+
+
+OpT = TypeVar("OpT", bound=IRDLOperation)
+
+
+def checked_parent(op: Operation, kind: type[OpT]) -> OpT | None:
+    """`op`'s parent op if it is a `kind`, its properties checked. xDSL verifies an op's
+    children before the op itself, so a child reading its parent's properties (`max_seq_len`,
+    ...) must check them first or crash on a malformed parent."""
+    parent = op.parent_op()
+    if not isinstance(parent, kind):
+        return None
+    kind.get_irdl_definition().verify(parent)
+    return parent
+
+
+def is_range(values: Sequence[Value], n: int) -> bool:
+    """Whether `values` are exactly the positions 0..n-1 (ints; `False`/`True` are not)."""
+    return (len(values) == n and all(type(v) is int for v in values)
+            and set(values) == set(range(n)))
+
+
+def _describe(op: Operation) -> str:
+    """`rasp.map 'label'`, or the op's name if it has no label."""
+    label = op.properties.get("label")
+    return f"{op.name} '{label.data}'" if isinstance(label, StringAttr) else op.name
 
 
 class SSAProgramOp(StageProgramOp):
@@ -148,6 +192,24 @@ class SSAProgramOp(StageProgramOp):
             op.attributes |= attrs.data
         return op
 
+    def verify_defined_above(self) -> None:
+        """Every operand is a block argument or the result of an earlier op of the block, and
+        only ops of the block use them (xDSL does not check dominance, and the generic form
+        can name a value before, or outside, the op defining it)."""
+        defined: set[SSAValue] = set(self.block.args)
+        for op in self.block.ops:
+            for operand in op.operands:
+                if operand not in defined:
+                    raise VerifyException(f"{_describe(op)} reads %{operand.name_hint or '?'}, "
+                                          f"which is not defined above it in the {self.name}")
+            defined.update(op.results)
+        for value in [*self.block.args, *(r for op in self.block.ops for r in op.results)]:
+            for use in value.uses:
+                if use.operation.parent_block() is not self.block:
+                    raise VerifyException(f"{_describe(use.operation)} reads "
+                                          f"%{value.name_hint or '?'} of a {self.name} it is "
+                                          "not in")
+
     def verify_(self) -> None:
         self.verify_settings()
         args = self.block.args
@@ -156,6 +218,7 @@ class SSAProgramOp(StageProgramOp):
                                   "and indices")
         if not isinstance(self.block.last_op, self.OUTPUT):
             raise VerifyException(f"{self.name} must end with {self.OUTPUT.name}")
+        self.verify_defined_above()
         labels: set[str] = set()
         for op in self.block.ops:
             label = op.properties.get("label")

@@ -49,12 +49,15 @@ from xdsl.traits import HasParent, IsTerminator, Pure
 from xdsl.utils.exceptions import VerifyException
 from xdsl.utils.str_enum import StrEnum
 
-from tracr_ir.dialects.program import ProgramOutputOp, Settings, SSAProgramOp
+from tracr_ir import rasp as rasp_front
+from tracr_ir.dialects.program import (ProgramOutputOp, Settings, SSAProgramOp, checked_parent,
+                                       is_range)
 from tracr_ir.dialects.rasp_attrs import TableAttr, ValueAttr, ValueSetAttr
 from tracr_ir.values import (
     Value,
     format_value,
     format_value_set,
+    incomparable,
     parse_string,
     parse_value,
     parse_value_set,
@@ -345,6 +348,13 @@ class LinearSequenceMapOp(RaspOp):
                     f"rasp.linear_sequence_map '{self.label.data}': factor "
                     f"{format_value(fac)} is not a number"
                 )
+        for operand in (self.fst, self.snd):
+            values = operand.type.value_set or ()  # type: ignore[attr-defined]
+            if bad := [v for v in values if v is not None and type(v) not in (bool, int, float)]:
+                raise VerifyException(
+                    f"rasp.linear_sequence_map '{self.label.data}': its operands hold numbers, "
+                    f"not {format_value(bad[0])}"
+                )
 
 
 @irdl_op_definition
@@ -362,6 +372,13 @@ class FullOp(RaspOp):
     @classmethod
     def parse_payload(cls, parser: Parser) -> dict[str, Attribute]:
         return {"fill": ValueAttr(parse_value(parser))}
+
+    def verify_(self) -> None:
+        values = self.output.type.value_set  # type: ignore[attr-defined]
+        if values is not None and self.fill.data not in set(values):
+            raise VerifyException(f"rasp.full '{self.label.data}': the fill "
+                                  f"{format_value(self.fill.data)} is outside the result's "
+                                  "value set")
 
 
 @irdl_op_definition
@@ -404,6 +421,13 @@ class SelectOp(RaspOp):
                     f"rasp.select '{self.label.data}': its {role} must be categorical, "
                     f"got a numerical s-op"
                 )
+        keys, queries = (v.type.value_set for v in (self.keys, self.queries))  # type: ignore
+        if self.comparison is not None and keys is not None and queries is not None and (
+                pair := incomparable(rasp_front.Comparison[self.comparison.data.value], keys,
+                                     queries)):
+            raise VerifyException(
+                f"rasp.select '{self.label.data}': {self.comparison.data.value} cannot compare "
+                f"key {format_value(pair[0])} with query {format_value(pair[1])}")
         if self.table is not None:
             for arg, res in self.table.data:
                 if not (isinstance(arg, tuple) and len(arg) == 2) or type(res) is not bool:
@@ -467,6 +491,17 @@ class AggregateOp(RaspOp):
         parser.parse_keyword("default")
         return {"default": ValueAttr(parse_value(parser))}
 
+    def verify_(self) -> None:
+        inner = self.sop.type.value_set  # type: ignore[attr-defined]
+        outer = self.output.type.value_set  # type: ignore[attr-defined]
+        if self.output.type.is_numerical or inner is None or outer is None:  # type: ignore
+            return
+        allowed = set(outer)
+        if missing := [v for v in inner if v not in allowed]:
+            raise VerifyException(f"rasp.aggregate '{self.label.data}': the value "
+                                  f"{format_value(missing[0])} it can select is outside the "
+                                  "result's value set")
+
 
 @irdl_op_definition
 class SelectorWidthOp(RaspOp):
@@ -476,6 +511,16 @@ class SelectorWidthOp(RaspOp):
     selector = operand_def(SelectorType)
     output = result_def(SOpType)
     traits = traits_def(Pure())
+
+    def verify_(self) -> None:
+        values = self.output.type.value_set  # type: ignore[attr-defined]
+        program = checked_parent(self, ProgramOp)
+        if values is None or program is None:
+            return
+        if bad := [w for w in values if type(w) is not int or not 0 <= w <= program.length]:
+            raise VerifyException(f"rasp.selector_width '{self.label.data}': width "
+                                  f"{format_value(bad[0])} is not an int from 0 to max_seq_len "
+                                  f"{program.length}")
 
 
 @irdl_op_definition
@@ -503,11 +548,17 @@ class ProgramOp(SSAProgramOp):
 
     def verify_(self) -> None:
         super().verify_()
-        if not all(isinstance(a.type, SOpType) for a in self.block.args):
-            raise VerifyException("rasp.program's block arguments tokens and indices are s-ops")
+        if not all(isinstance(a.type, SOpType) and not a.type.is_numerical
+                   for a in self.block.args):
+            raise VerifyException("rasp.program's block arguments tokens and indices are "
+                                  "categorical s-ops")
         tokens_values = self.tokens.type.value_set  # type: ignore[attr-defined]
         if tokens_values is not None and set(tokens_values) != set(self.vocab.data):
             raise VerifyException("the tokens' value set must be the program's vocab")
+        indices_values = self.indices.type.value_set  # type: ignore[attr-defined]
+        if indices_values is not None and not is_range(indices_values, self.length):
+            raise VerifyException(f"the indices' value set must be the positions 0 to "
+                                  f"{self.length - 1} (max_seq_len {self.length})")
 
 
 @irdl_op_definition

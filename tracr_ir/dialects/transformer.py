@@ -64,7 +64,7 @@ from xdsl.printer import Printer
 from xdsl.traits import HasParent, IsTerminator
 from xdsl.utils.exceptions import VerifyException
 
-from tracr_ir.dialects.program import Settings, StageProgramOp
+from tracr_ir.dialects.program import Settings, StageProgramOp, checked_parent, parse_index
 from tracr_ir.dialects.rasp import CATEGORICAL, NUMERICAL
 from tracr_ir.interpreters.transformer import (ABSENT, MLP, Head, Label, LabelLike, Layer,
                                                ModelWeights, Output)
@@ -148,7 +148,7 @@ def _format_nested(values: list | float) -> str:
 def is_f32_tensor(attr: Attribute) -> bool:
     return (isinstance(attr, DenseIntOrFPElementsAttr) and isinstance(attr.type, TensorType)
             and isinstance(attr.get_element_type(), Float32Type)
-            and len(attr) == math.prod(attr.get_shape()))
+            and len(attr.data.data) == 4 * math.prod(attr.get_shape()))
 
 
 def format_dense(attr: Attribute) -> str:
@@ -256,7 +256,7 @@ def build_model(vocab: Iterable[Value], max_seq_len: int, residual: Sequence[Lab
 
 def _parse_layer(parser: Parser) -> IntegerAttr:
     parser.parse_keyword("layer")
-    return IntegerAttr(parser.parse_integer(allow_boolean=False, allow_negative=False), i64)
+    return IntegerAttr(parse_index(parser, "a layer"), i64)
 
 
 def _attributes(parser: Parser) -> dict[str, Attribute]:
@@ -404,8 +404,8 @@ class _Sublayer(IRDLOperation):
     """An op inside `transformer.model`, checked against its residual width."""
 
     def model(self) -> ModelOp | None:
-        parent = self.parent_op()
-        return parent if isinstance(parent, ModelOp) else None
+        """The parent model, its properties checked (see `checked_parent`)."""
+        return checked_parent(self, ModelOp)
 
 
 class _LayerOp(_Sublayer):

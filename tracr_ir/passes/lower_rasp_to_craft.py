@@ -573,6 +573,12 @@ class _Lowering:
             kept = set(out)
         except TypeError:
             return tuple(everything)
+        declared = set(everything)
+        if missing := [x for x in out if x is not None and x not in declared]:
+            # A value set must over-approximate (IR text can claim anything).
+            raise UnsupportedProgramError(
+                f"its value set lacks {format_value(missing[0])}, which it can hold",
+                op.label.data)
         return tuple(x for x in everything if x in kept)
 
     ## Checks (refusals before anything is built).
@@ -1012,17 +1018,20 @@ class _Lowering:
             return self.lower_map(label, op.fst, self._diagonal(op), y)
         if _encoding(op.fst) == CAT and _encoding(op.snd) == CAT:
             return self.lower_pairs(label, op.fst, op.snd, lambda p: a * p[0] + b * p[1], y)
-        xs = [self.get_num(op.fst), self.get_num(op.snd)]
+        # An operand with factor 0 is not read (`reads`), so it has no lowered form.
+        terms = [(s, f) for s, f in ((op.fst, a), (op.snd, b)) if f]
+        xs = [self.get_num(s) for s, _ in terms]
+        factors = [f for _, f in terms]
         mass = sum(abs(float(f)) * max((abs(float(v)) for v in self.values(s)),
                                        default=0.0)
-                   for f, s in ((a, op.fst), (b, op.snd)))
-        error = (abs(a) * self.err[xs[0]] + abs(b) * self.err[xs[1]]
+                   for s, f in terms)
+        error = (sum(abs(f) * self.err[x] for f, x in zip(factors, xs))
                  + numerics.float32_error_estimate(mass))
         if _encoding(y) == NUM:
-            return self.add(craft.LinearMLPOp(label, xs, [a, b], 0, self.space(label, y)),
+            return self.add(craft.LinearMLPOp(label, xs, factors, 0, self.space(label, y)),
                             error)
         mid = self.fresh(f"{label}_sum")
-        total = self.add(craft.LinearMLPOp(mid, xs, [a, b], 0, Space.numerical(mid)), error)
+        total = self.add(craft.LinearMLPOp(mid, xs, factors, 0, Space.numerical(mid)), error)
         values = self.values(y)
         return self.discretise(label, total, {v: v for v in values}, self.space(label, y))
 

@@ -294,8 +294,12 @@ class InferSelectorWidth(RewritePattern):
             set_result_values(op, checked_values(op, values, self.limits))
 
 
-def infer_inputs(program: rasp.ProgramOp) -> None:
+def infer_inputs(program: rasp.ProgramOp, limits: Limits) -> None:
     """Give `tokens` the vocab and `indices` the positions as value sets."""
+    if program.length > limits.max_values:
+        raise ValueSetError(
+            f"max_seq_len {program.length} gives more positions than the limit of "
+            f"{limits.max_values} values (rasp-infer-values{{max_values=...}})")
     for arg, values in ((program.tokens, program.vocab_values),
                         (program.indices, tuple(range(program.length)))):
         if value_set(arg) is None:
@@ -318,7 +322,7 @@ class RaspInferValues(ModulePass):
         for program in op.walk():
             if not isinstance(program, rasp.ProgramOp):
                 continue
-            infer_inputs(program)
+            infer_inputs(program, limits)
             patterns = [
                 InferMap(limits),
                 InferSequenceMap(limits),

@@ -53,8 +53,15 @@ def selects_backward(selector: SSAValue, program: rasp.ProgramOp) -> bool:
     if op.comparison is not None:
         return op.comparison.data in _BACKWARD or op.comparison.data == rasp.Comparison.FALSE
     if op.table is not None:
-        return all(not selected or key <= query for (key, query), selected in op.table.data)
+        return all(not selected or not _positions(key, query) or key <= query
+                   for (key, query), selected in op.table.data)
     return False
+
+
+def _positions(*values: object) -> bool:
+    """Whether the values can be positions: a table entry of other values (text can hold
+    any) never applies to `indices`, and `"a" <= 0` would raise."""
+    return all(type(v) in (bool, int, float) for v in values)
 
 
 def _selects(selector: SSAValue) -> list[rasp.SelectOp]:

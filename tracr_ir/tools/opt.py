@@ -4,8 +4,9 @@
 tracr-opt prog.mlir -p rasp-infer-values --print-ir-after-all
 ```
 Only this project's dialects (and builtin) and passes are loaded. Errors (unknown pass, bad
-option, parse or verify error) print a diagnostic and exit with status 1; `--debug` shows the
-Python traceback instead.
+option, parse or verify error, a pass producing invalid IR) print a diagnostic and exit with
+status 1; any other exception is a bug of tracr-ir or of a plugin and prints
+`tracr-opt: internal error: ...`. `--debug` shows the Python traceback instead.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Sequence
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass, PassPipeline
 from xdsl.printer import Printer
+from xdsl.utils.exceptions import DiagnosticException, ParseError, VerifyException
 from xdsl.xdsl_opt_main import xDSLOptMain
 
 from tracr_ir.errors import PipelineError, TracrIRError
@@ -60,7 +62,7 @@ class TracrOptMain(xDSLOptMain):
         def callback(previous: ModulePass | None, module: ModuleOp,
                      following: ModulePass | None) -> None:
             if not self.args.disable_verify:
-                module.verify()
+                verify_after(previous, module)
             if previous is not None and self.args.print_ir_after_all:
                 self._dump(f"IR Dump After {pass_title(previous)}", module)
             if following is not None and self.args.print_ir_before_all:
@@ -77,6 +79,18 @@ class TracrOptMain(xDSLOptMain):
         print(f"// -----// {title} //----- //")
         Printer(stream=sys.stdout).print_op(module)
         print("\n")
+
+
+def verify_after(previous: ModulePass | None, module: ModuleOp) -> None:
+    """Verify `module`; after a pass, the error names the pass that produced invalid IR (it
+    stays a `VerifyException`, so `--verify-diagnostics` still reports it)."""
+    try:
+        module.verify()
+    except VerifyException as e:
+        if previous is None:
+            raise
+        message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise VerifyException(f"invalid IR after pass '{previous.name}': {message}") from e
 
 
 def load_pass_plugins(argv: Sequence[str]) -> None:
@@ -118,13 +132,19 @@ def main(args: Sequence[str] | None = None) -> int:
     return 0
 
 
+# What a user's input or pipeline can cause; anything else is an internal error (a bug).
+DIAGNOSED = (TracrIRError, ParseError, DiagnosticException)
+
+
 def diagnostic(error: BaseException) -> str:
     """`FILE:LINE:COL: error: message` then the source line (parse errors, as mlir-opt
-    prints them), or `tracr-opt: error: message` (everything else)."""
-    from xdsl.utils.exceptions import ParseError
-
+    prints them), `tracr-opt: error: message` (other diagnosed errors: verify errors, passes
+    refusing a program, ...) or `tracr-opt: internal error: Type: message` (a bug)."""
     text = str(error).strip() or type(error).__name__
     lines = text.splitlines()
+    if not isinstance(error, DIAGNOSED):
+        return (f"tracr-opt: internal error: {type(error).__name__}: {lines[0] if lines else ''}"
+                "\n(this is a bug; run again with --debug for the traceback)")
     if isinstance(error, ParseError) and len(lines) >= 3:
         snippet = "\n".join(lines[1:-1])
         return f"{lines[0]}: error: {lines[-1].strip()}\n{snippet}"

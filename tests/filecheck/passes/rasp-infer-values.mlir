@@ -1,6 +1,7 @@
 // RUN: tracr-opt %s -p rasp-infer-values | filecheck %s
 // RUN: tracr-opt %s -p rasp-infer-values | tracr-opt -p rasp-infer-values | filecheck %s
-// RUN: not tracr-opt %s -p 'rasp-infer-values{max_values=3}' 2>&1 | filecheck %s --check-prefix=LIMIT
+// RUN: not tracr-opt %s -p 'rasp-infer-values{max_values=4}' 2>&1 | filecheck %s --check-prefix=LIMIT
+// RUN: not tracr-opt %s -p 'rasp-infer-values{max_values=3}' 2>&1 | filecheck %s --check-prefix=INPUTS
 
 // Value sets flow from vocab and max_seq_len through every op; None appears where an
 // Aggregate may select nothing and flows through maps.
@@ -37,4 +38,5 @@ builtin.module {
 // CHECK:      %bal = rasp.linear_sequence_map "bal_14" %one, %one factors (1, -1) : !rasp.sop<numerical, {-1, 0, 1}>
 // CHECK:      rasp.output %plus : !rasp.sop<categorical, {none, 3, 4, 5, 6, 7, 8, 9, 10}>
 
-// LIMIT: tracr-opt: error: length_2: value set of 4 values is above the limit of 3 (rasp-infer-values{max_values=...})
+// LIMIT: tracr-opt: error: smaller_6: value set of 5 values is above the limit of 4 (rasp-infer-values{max_values=...})
+// INPUTS: tracr-opt: error: max_seq_len 4 gives more positions than the limit of 3 values (rasp-infer-values{max_values=...})
