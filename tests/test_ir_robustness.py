@@ -430,3 +430,12 @@ def test_each_craft_value_has_its_own_space():
     copy = [lines[i].replace("%hist", "%copy").replace('"hist"', '"copy"'), lines[i + 1]]
     assert_invalid("\n".join(lines[:i + 2] + copy + lines[i + 2:]),
                    "craft.program: %hist and %copy both live in the space 'hist'")
+
+
+def test_a_block_label_that_is_not_a_name_is_a_located_parse_error():
+    text = """"builtin.module"() ({
+  ^5:
+    "test.op"() : () -> ()
+}) : () -> ()"""
+    with pytest.raises(IRError, match=r"(?s)parse error: .*:2:3.*Invalid Block name format `5`"):
+        parse_module(text)

@@ -21,6 +21,8 @@ error at the offending text.
   lexer (AssertionError).
 - An attribute in the generic parameter syntax (`!rasp.selector<1>`, `#transformer.head<"h">`)
   with too many or too few parameters failed a strict `zip` (ValueError).
+- A block label that is not a valid name (`^5`) failed `Block.name_hint`'s setter
+  (ValueError) instead of a parse error at the label.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from typing import Any, TypeVar
 
 from xdsl.dialects.builtin import DenseIntOrFPElementsAttr
 from xdsl.ir import Attribute, ParametrizedAttribute
-from xdsl.parser import AttrParser
+from xdsl.parser import AttrParser, Parser
 from xdsl.utils.exceptions import VerifyException
 from xdsl.utils.lexer import Span
 from xdsl.utils.mlir_lexer import MLIRLexer, MLIRTokenKind
@@ -56,7 +58,8 @@ def located(parse: Callable[..., T], errors: tuple[type[Exception], ...]) -> Cal
         try:
             return parse(self, *args)
         except errors as e:
-            self.raise_error(str(e), start, max(self.pos, start))
+            message = " ".join(map(str, e.args)) or type(e).__name__
+            self.raise_error(message, start, max(self.pos, start))
 
     wrapper._tracr_located = True  # type: ignore[attr-defined]
     return wrapper
@@ -142,5 +145,8 @@ def apply() -> None:
         whole_elements(p.parse_dense_int_or_fp_elements_attr), out_of_range)
     p._parse_dense_literal_type = bounded_size(p._parse_dense_literal_type)
     p._parse_optional_complex = parse_optional_complex  # type: ignore[method-assign]
+    # A block label that is not a valid name (`^5`) fails Block.name_hint's setter.
+    for name in ("_parse_block", "parse_optional_successor"):
+        setattr(Parser, name, located(getattr(Parser, name), (ValueError,)))
     ParametrizedAttribute.parse_parameters = classmethod(  # type: ignore[method-assign]
         parse_counted_parameters)
