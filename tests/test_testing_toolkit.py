@@ -71,6 +71,14 @@ def test_raising_on_one_side_only_is_a_difference():
         assert_equivalent(boom, safe, [[1], [2]])
 
 
+def test_a_check_that_compares_nothing_fails():
+    module = stages_of(lib.make_hist())["rasp"]
+    with pytest.raises(AssertionError, match="no input ran on a and b: both rejected all 2"):
+        assert_equivalent(module, module, [[9], [1, 1, 1, 1, 1]])
+    with pytest.raises(AssertionError, match="no inputs given"):
+        assert_equivalent(module, module, [])
+
+
 def test_different_inputs_are_reported_before_running():
     with pytest.raises(AssertionError, match="take different inputs"):
         assert_equivalent(stages_of(lib.make_hist())["rasp"],

@@ -161,15 +161,20 @@ def assert_equivalent(
                             "programs")
         inputs = input_sample(vocab, max_seq_len)
     sides = (_Side(names[0], a, causal), _Side(names[1], b, causal))
+    count = compared = 0
     for count, xs in enumerate(inputs, start=1):
         xs = list(xs)
         (out_a, err_a), (out_b, err_b) = (side.run(xs) for side in sides)
         if out_a is None and out_b is None:
             continue  # both reject the input
         if out_a is not None and out_b is not None and outputs_equal(out_a, out_b, abs_tol):
+            compared += 1
             continue
         raise AssertionError(
             _difference(xs, count, sides, (out_a, err_a), (out_b, err_b), abs_tol))
+    if not compared:  # nothing was compared: the check would pass vacuously
+        raise AssertionError(f"no input ran on {names[0]} and {names[1]}: "
+                             + (f"both rejected all {count}" if count else "no inputs given"))
 
 
 def _difference(xs: list[Any], count: int, sides: tuple[_Side, _Side], run_a: tuple,
