@@ -34,7 +34,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from xdsl.dialects.builtin import DenseIntOrFPElementsAttr
-from xdsl.ir import Attribute, ParametrizedAttribute
+from xdsl.ir import Attribute, Block, ParametrizedAttribute
 from xdsl.parser import AttrParser, Parser
 from xdsl.utils.exceptions import VerifyException
 from xdsl.utils.lexer import Span
@@ -103,6 +103,29 @@ def bounded_size(parse: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def valid_block_label(parse: Callable[..., T]) -> Callable[..., T]:
+    """xDSL's parser of a block (or successor) whose `^label` comes next, refusing a label
+    that is not a valid name before xDSL's `Block.name_hint` setter raises ValueError on it.
+    (Only the label is checked: catching ValueError around the block would also hide the
+    errors of every op parsed inside it.)"""
+    if getattr(parse, "_tracr_label", False):
+        return parse
+
+    @functools.wraps(parse)
+    def wrapper(self: Parser, *args: Any) -> T:
+        token = self._current_token
+        if token.kind == MLIRTokenKind.CARET_IDENT:
+            name = token.text[1:]
+            if not Block.is_default_block_name(name) and not Block.is_valid_name(name):
+                self.raise_error(f"Invalid Block name format `{name}`: a name holds only "
+                                 "[A-Za-z0-9_$.-] and does not start with a digit",
+                                 token.span.start, token.span.end)
+        return parse(self, *args)
+
+    wrapper._tracr_label = True  # type: ignore[attr-defined]
+    return wrapper
+
+
 def parse_optional_complex(self: AttrParser) -> tuple[tuple[Any, Any], Span] | None:
     """xDSL's `(real, imag)` element of a dense literal, with `)` expected as punctuation."""
     if self._current_token.kind != MLIRTokenKind.L_PAREN:
@@ -147,6 +170,6 @@ def apply() -> None:
     p._parse_optional_complex = parse_optional_complex  # type: ignore[method-assign]
     # A block label that is not a valid name (`^5`) fails Block.name_hint's setter.
     for name in ("_parse_block", "parse_optional_successor"):
-        setattr(Parser, name, located(getattr(Parser, name), (ValueError,)))
+        setattr(Parser, name, valid_block_label(getattr(Parser, name)))
     ParametrizedAttribute.parse_parameters = classmethod(  # type: ignore[method-assign]
         parse_counted_parameters)
