@@ -14,7 +14,7 @@ from xdsl.context import Context
 from xdsl.dialects.builtin import IntegerAttr, ModuleOp, i64
 from xdsl.passes import ModulePass
 
-from tracr_ir.compiler import interpret, parse_module, parse_pipeline, run_passes, stage_op
+from tracr_ir.compiler import interpret, parse_module, run_passes, run_pipeline, stage_op
 from tracr_ir.dialects import craft, rasp, transformer
 from tracr_ir.dialects.rasp_attrs import TableAttr
 from tracr_ir.interpreters.transformer import Layer
@@ -22,11 +22,6 @@ from tracr_ir.testing import check_pass
 
 EXAMPLES = 100
 SEED = 0
-
-
-def run_spec(spec: str, ctx: Context, module: ModuleOp) -> None:
-    for p in parse_pipeline(spec).passes:
-        p.apply(ctx, module)
 
 
 def change_first_layer(module: ModuleOp, has, change) -> None:
@@ -52,7 +47,7 @@ class SwapTableEntries(ModulePass):
     name = "broken-swap-table-entries"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        run_spec("rasp-infer-values", ctx, op)
+        run_pipeline(op, "rasp-infer-values", ctx=ctx)
         for fn_op in op.walk():
             if isinstance(fn_op, (rasp.MapOp, rasp.SequenceMapOp)) and fn_op.table:
                 entries = list(fn_op.table.data)
@@ -72,7 +67,7 @@ class DropHead(ModulePass):
     name = "broken-drop-head"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        run_spec("lower-craft-to-transformer", ctx, op)
+        run_pipeline(op, "lower-craft-to-transformer", ctx=ctx)
         change_first_layer(op, lambda layer: layer.heads,
                            lambda layer: Layer(layer.heads[1:], layer.mlp))
 
@@ -100,7 +95,7 @@ class ChangeLayerIndex(ModulePass):
     name = "broken-change-layer-index"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        run_spec("lower-rasp-to-craft,craft-allocate-layers", ctx, op)
+        run_pipeline(op, "lower-rasp-to-craft,craft-allocate-layers", ctx=ctx)
         blocks = [b for b in op.walk() if isinstance(b, craft.CraftOp) and b.layer_index]
         if blocks:
             last = max(blocks, key=lambda b: b.layer_index)

@@ -104,21 +104,18 @@ def _describe(subject: Any) -> str:
     return type(subject).__name__
 
 
-def _program_op(subject: Any) -> Operation | None:
+def input_spec(subject: Any) -> tuple[tuple, int, bool] | None:
+    """(vocab, max_seq_len, causal) of a module, its IR text or a compiled model; None for a
+    RASP program (it takes any input)."""
+    if isinstance(subject, str):
+        subject = parse_module(subject)
     if isinstance(subject, (ModuleOp, Operation)):
-        return stage_op(subject)
-    weights = getattr(subject, "weights", None)
-    return weights if weights is not None and hasattr(weights, "max_seq_len") else None
-
-
-def _signature(subject: Any) -> tuple[tuple, int, bool] | None:
-    """(vocab, max_seq_len, causal) of a module or model; None for a RASP program."""
-    op = _program_op(subject)
-    if op is None:
-        return None
-    if hasattr(op, "vocab_values"):
+        op = stage_op(subject)
         return tuple(op.vocab_values), op.length, op.is_causal  # type: ignore[attr-defined]
-    return tuple(op.vocab), op.max_seq_len, op.causal  # type: ignore[attr-defined]
+    w = getattr(subject, "weights", None)
+    if w is not None and hasattr(w, "max_seq_len"):
+        return tuple(w.vocab), w.max_seq_len, w.causal
+    return None
 
 
 def _format(outputs: list[Any] | None, error: str | None) -> str:
@@ -145,7 +142,7 @@ def assert_equivalent(
     """
     a = parse_module(a) if isinstance(a, str) else a
     b = parse_module(b) if isinstance(b, str) else b
-    sig_a, sig_b = _signature(a), _signature(b)
+    sig_a, sig_b = input_spec(a), input_spec(b)
     if sig_a and sig_b and sig_a[:2] != sig_b[:2]:
         raise AssertionError(
             f"{names[0]} and {names[1]} take different inputs: {names[0]} has vocab "

@@ -594,7 +594,9 @@ def inputs_for(program: Any = None, vocab: Collection[Any] | None = None,
     if program is not None and (vocab is None or max_seq_len is None):
         if isinstance(program, rasp.RASPExpr):
             raise TypeError("inputs_for a RASP program needs its vocab and max_seq_len")
-        own_vocab, own_length = _input_spec(program)
+        from tracr_ir.testing.equivalence import input_spec
+
+        own_vocab, own_length, _ = input_spec(program)
         vocab = own_vocab if vocab is None else vocab
         max_seq_len = own_length if max_seq_len is None else max_seq_len
     if vocab is None or max_seq_len is None:
@@ -604,17 +606,6 @@ def inputs_for(program: Any = None, vocab: Collection[Any] | None = None,
         st.lists(tokens, min_size=max_seq_len, max_size=max_seq_len),
         st.lists(tokens, min_size=min_len, max_size=max_seq_len),
     )
-
-
-def _input_spec(subject: Any) -> tuple[Collection[Any], int]:
-    """(vocab, max_seq_len) of a module, its IR text or a compiled model."""
-    weights = getattr(subject, "weights", None)
-    if weights is not None and hasattr(weights, "vocab"):
-        return weights.vocab, weights.max_seq_len
-    from tracr_ir.compiler import parse_module, stage_op
-
-    op = stage_op(parse_module(subject) if isinstance(subject, str) else subject)
-    return op.vocab_values, op.length  # type: ignore[attr-defined]
 
 
 _VOCABS = (
