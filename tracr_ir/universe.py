@@ -42,6 +42,12 @@ DIALECTS: dict[str, Callable[[], Dialect]] = {
 PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "rasp-infer-values": _lazy("tracr_ir.passes.rasp_infer_values", "RaspInferValues"),
     "rasp-verify-causal": _lazy("tracr_ir.passes.rasp_verify_causal", "RaspVerifyCausal"),
+    "rasp-refine-values": _lazy("tracr_ir.passes.rasp_refine_values", "RaspRefineValues"),
+    "rasp-prove-facts": _lazy("tracr_ir.passes.rasp_prove_facts", "RaspProveFacts"),
+    "rasp-normalize-selectors": _lazy("tracr_ir.passes.rasp_normalize_selectors",
+                                      "RaspNormalizeSelectors"),
+    "rasp-annotate-precision": _lazy("tracr_ir.passes.rasp_annotate_precision",
+                                     "RaspAnnotatePrecision"),
     "lower-rasp-to-craft": _lazy("tracr_ir.passes.lower_rasp_to_craft", "LowerRaspToCraft"),
     "craft-allocate-layers": _lazy("tracr_ir.passes.craft_allocate_layers",
                                    "CraftAllocateLayers"),

@@ -52,7 +52,7 @@ from xdsl.utils.str_enum import StrEnum
 from tracr_ir import rasp as rasp_front
 from tracr_ir.dialects.program import (ProgramOutputOp, Settings, SSAProgramOp, checked_parent,
                                        is_range)
-from tracr_ir.dialects.rasp_attrs import TableAttr, ValueAttr, ValueSetAttr
+from tracr_ir.dialects.rasp_attrs import NeedsAttr, TableAttr, ValueAttr, ValueSetAttr
 from tracr_ir.values import (
     Value,
     format_value,
@@ -590,5 +590,6 @@ RASP_OPS = [
 RASP = Dialect(
     "rasp",
     RASP_OPS,
-    [SOpType, SelectorType, ValueAttr, ValueSetAttr, TableAttr, PyFuncAttr, ComparisonAttr],
+    [SOpType, SelectorType, ValueAttr, ValueSetAttr, TableAttr, PyFuncAttr, ComparisonAttr,
+     NeedsAttr],
 )

@@ -102,3 +102,40 @@ class TableAttr(Data[tuple]):
     def print_parameter(self, printer: Printer) -> None:
         with printer.in_angle_brackets():
             self.print_entries(printer)
+
+
+@irdl_attr_definition
+class NeedsAttr(Data[tuple]):
+    """`#rasp.needs<categorical 0.0625, numerical 1.0e-05>`: the precision an s-op's readers
+    need of its categorical form (l1 distance to the one-hot) and of its numerical form
+    (absolute error); a form nobody reads is left out (`rasp-annotate-precision`)."""
+
+    name = "rasp.needs"
+
+    FORMS = ("categorical", "numerical")
+
+    @staticmethod
+    def make(categorical: float | None, numerical: float | None) -> NeedsAttr:
+        return NeedsAttr((categorical, numerical))
+
+    @classmethod
+    def parse_parameter(cls, parser: AttrParser) -> tuple:
+        found: dict[str, float] = {}
+
+        def entry() -> None:
+            form = parser.parse_keyword_in(cls.FORMS, " (a form: categorical or numerical)")
+            pos = parser.pos
+            value = parse_value(parser)
+            if type(value) not in (int, float) or not value >= 0 or form in found:
+                parser.raise_error("a form's precision is a number >= 0, given once", pos,
+                                   parser.pos)
+            found[form] = float(value)
+
+        with parser.in_angle_brackets():
+            parser.parse_comma_separated_list(parser.Delimiter.NONE, entry)
+        return (found.get("categorical"), found.get("numerical"))
+
+    def print_parameter(self, printer: Printer) -> None:
+        parts = [f"{form} {format_value(v)}" for form, v in zip(self.FORMS, self.data)
+                 if v is not None]
+        printer.print_string(f"<{', '.join(parts)}>")

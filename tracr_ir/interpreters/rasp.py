@@ -7,9 +7,14 @@ a missing entry (the function raised there) is an `EvaluationError`, as evaluati
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from xdsl.dialects.builtin import StringAttr
+from xdsl.ir import Operation, SSAValue
+
 from xdsl.interpreter import (
+    InterpretationError,
     Interpreter,
     InterpreterFunctions,
     PythonValues,
@@ -119,10 +124,72 @@ class RaspFunctions(InterpreterFunctions):
         return ReturnedValues(args), ()
 
 
-def run_program(program: rasp.ProgramOp, xs: list[Any]) -> list[Any]:
-    """The program's output on `xs` (tokens without BOS)."""
+#: Implementations of ops of users' dialects (`register_interpreter`).
+_REGISTERED: list[InterpreterFunctions] = []
+
+
+def register_interpreter(functions: InterpreterFunctions) -> InterpreterFunctions:
+    """Add the `@impl`s of `functions` (an `InterpreterFunctions` instance) for ops of a
+    user's dialect; they run wherever the rasp stage is interpreted (`interpret`,
+    `assert_equivalent`, witness search)."""
+    if not any(type(f) is type(functions) for f in _REGISTERED):
+        _REGISTERED.append(functions)
+    return functions
+
+
+class _Current(Interpreter.Listener):
+    """Remembers the op being interpreted, to name it when xDSL finds no implementation."""
+
+    op: Operation | None = None
+
+    def will_interpret_op(self, op: Operation, args: PythonValues) -> None:
+        self.op = op
+
+
+def _interpreter(program: rasp.ProgramOp, length: int) -> tuple[Interpreter, _Current]:
     interpreter = Interpreter(program)
     interpreter.register_implementations(RaspFunctions())
-    interpreter.set_data(RaspFunctions, "length", len(xs))
-    (result,) = interpreter.run_ssacfg_region(program.body, (list(xs), list(range(len(xs)))))
+    for functions in _REGISTERED:
+        interpreter.register_implementations(functions, override=True)
+    interpreter.set_data(RaspFunctions, "length", length)
+    current = _Current()
+    interpreter.listeners = (*interpreter.listeners, current)
+    return interpreter, current
+
+
+def _no_impl(current: _Current, error: InterpretationError) -> EvaluationError:
+    op = current.op
+    where = describe(op) if op is not None else "an op"
+    return EvaluationError(f"no interpreter implementation for {where} "
+                           f"(tracr_ir.interpreters.rasp.register_interpreter): {error}")
+
+
+def describe(op: Operation) -> str:
+    """`myr.double 'd_1'`: an op's name and, if it has one, its label."""
+    label = op.properties.get("label")
+    return f"{op.name} '{label.data}'" if isinstance(label, StringAttr) else op.name
+
+
+def run_program(program: rasp.ProgramOp, xs: list[Any]) -> list[Any]:
+    """The program's output on `xs` (tokens without BOS)."""
+    interpreter, current = _interpreter(program, len(xs))
+    try:
+        (result,) = interpreter.run_ssacfg_region(program.body,
+                                                  (list(xs), list(range(len(xs)))))
+    except InterpretationError as e:
+        raise _no_impl(current, e) from None
     return result
+
+
+def run_ops(program: rasp.ProgramOp, ops: Sequence[Operation], xs: list[Any]
+            ) -> dict[SSAValue, Any]:
+    """The values of `ops` (in program order, closed under operands) on `xs`."""
+    interpreter, current = _interpreter(program, len(xs))
+    env: dict[SSAValue, Any] = {program.tokens: list(xs),
+                                program.indices: list(range(len(xs)))}
+    try:
+        for op in ops:
+            (env[op.results[0]],) = interpreter.run_op(op, tuple(env[v] for v in op.operands))
+    except InterpretationError as e:
+        raise _no_impl(current, e) from None
+    return env

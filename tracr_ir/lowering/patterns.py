@@ -1,0 +1,345 @@
+"""One pattern per rasp op: how it lowers to craft blocks, and what precision it needs.
+
+A `RaspLowering` is an xDSL `RewritePattern` for one kind of op. It states:
+- `matches(op)`: whether it lowers `op` (an op type, maybe narrowed by encoding);
+- `reads(op, analysis)`: the precision rule, what `op` reads in which form within which
+  tolerance given what its readers need of it (`rasp-annotate-precision` runs the same
+  rules backward over the program);
+- `lower(op, state)`: the craft blocks, built with `state` (`LoweringState`), returning the
+  craft value of `op`'s result in its natural form.
+
+The registry `LOWERINGS` holds the defaults; `register_lowering(MyLowering)` puts a user's
+pattern first, so it wins for the ops it matches; patterns for ops of a user's own dialect
+are registered the same way.
+
+Default lowerings:
+- Map: categorical input -> `craft.categorical_mlp` (lookup); numerical input ->
+  `craft.linear_mlp` when the table is affine, else the discretising `craft.numerical_mlp`
+  (if its float32 error misses what the readers need: discretise to the output values, then
+  look up). A constant table on a never-None input is a `craft.constant_mlp`.
+- SequenceMap: `craft.sequence_map_mlp` of the categorical forms; the same s-op twice is a Map.
+- LinearSequenceMap: `craft.linear_mlp` of the numerical forms (then a discretising MLP for a
+  categorical output), or a `craft.sequence_map_mlp` table if both operands are categorical.
+- Full: `craft.constant_mlp`.
+- Aggregate: `craft.categorical_attention` / `craft.numerical_attention` (the mean) whose
+  terms are the selector's (in normal form); a non-None categorical default that an empty
+  selection needs is a `craft.categorical_mlp` with a `none` entry after the head.
+- SelectorWidth: `craft.selector_width` (numerical when the decoding MLP's float32 error is
+  within the readers' needs, else categorical then a lookup to the number).
+- Select / SelectorAnd / SelectorOr / SelectorNot: no blocks of their own; the attention ops
+  that read them take their terms.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+from xdsl.ir import Operation, SSAValue
+from xdsl.pattern_rewriter import PatternRewriter, RewritePattern
+
+from tracr_ir.analysis.selectors import terms as selector_terms
+from tracr_ir.craft import numerics
+from tracr_ir.craft.bases import Space
+from tracr_ir.dialects import craft, rasp
+from tracr_ir.errors import PipelineError
+from tracr_ir.lowering.precision import (
+    CAT,
+    EXACT_FORM,
+    GAP_FRACTION,
+    LINEAR_SHARE,
+    MLP_READ_TOLERANCE,
+    NUM,
+    Analysis,
+    Read,
+    affine,
+    diagonal,
+    encoding,
+    is_constant_table,
+    label_of,
+    map_reads,
+    map_table,
+    resolvable,
+)
+from tracr_ir.lowering.state import LoweringState
+
+
+class RaspLowering(RewritePattern):
+    """Lowers the ops it `matches` into craft blocks (see the module docstring)."""
+
+    #: The op type this pattern lowers (or override `matches`).
+    OP: ClassVar[type[Operation] | None] = None
+
+    def __init__(self, state: LoweringState | None = None):
+        self.state = state
+
+    def matches(self, op: Operation) -> bool:
+        return self.OP is not None and isinstance(op, self.OP)
+
+    def reads(self, op: Operation, analysis: Analysis) -> list[Read]:
+        """Default: every s-op operand in its own encoding, categorical ones within 1/16,
+        numerical ones within what the readers need of the result."""
+        y = op.results[0]
+        need = analysis.required(y) if encoding(y) == NUM else MLP_READ_TOLERANCE
+        return [(v, encoding(v), MLP_READ_TOLERANCE if encoding(v) == CAT else need)
+                for v in op.operands if isinstance(v.type, rasp.SOpType)]
+
+    def lower(self, op: Operation, state: LoweringState) -> SSAValue:
+        raise NotImplementedError
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
+        state = self.state
+        if state is None or not self.matches(op) or not state.is_read(op):
+            return
+        state.rewriter, state.current = rewriter, op
+        try:
+            value = self.lower(op, state)
+            cast = state.finish(op, value)
+            rewriter.replace(op, [cast], [cast.results[0]])
+        finally:
+            state.rewriter, state.current = None, None
+
+
+def _pair_reads(op: rasp.SequenceMapOp | rasp.LinearSequenceMapOp) -> list[Read]:
+    return [(op.fst, CAT, MLP_READ_TOLERANCE), (op.snd, CAT, MLP_READ_TOLERANCE)]
+
+
+def lower_map(state: LoweringState, label: str, x: SSAValue, table: dict,
+              y: SSAValue) -> SSAValue:
+    """A map from `x` to `y` through `table` (Map, and a SequenceMap of an s-op with
+    itself)."""
+    out = state.space(label, y)
+    if is_constant_table(table, x):
+        fill = next(iter(table.values()), None)
+        return state.add(craft.ConstantMLPOp(label, fill, out), 0.0)
+    if encoding(x) == CAT:
+        return state.lookup(label, state.get_cat(x), table, out)
+    xn = state.natural(x)
+    if encoding(y) == CAT:
+        return state.discretise(label, xn, table, out)
+    line = affine(table)
+    if line is not None:
+        alpha, beta = line
+        magnitude = max(abs(float(v)) for v in table)
+        error = abs(alpha) * state.err[xn] + numerics.float32_error_estimate(
+            abs(alpha) * magnitude + abs(beta))
+        return state.add(craft.LinearMLPOp(label, [xn], [alpha], beta, out), error)
+    direct = state.discretise(label, xn, table, out)
+    if state.err[direct] <= state.required(y):
+        return direct
+    # Too much float32 cancellation: discretise to the output values, then look up.
+    state.erase(direct)
+    values = state.values(y)
+    mid = state.fresh(f"{label}_cat")
+    cat = state.discretise(mid, xn, table, Space.categorical(mid, values))
+    return state.lookup(label, cat, {v: v for v in values}, out)
+
+
+class LowerMap(RaspLowering):
+    OP = rasp.MapOp
+
+    def reads(self, op: rasp.MapOp, analysis: Analysis) -> list[Read]:
+        return map_reads(analysis, op.input, map_table(op, analysis.values(op.input)),
+                         op.output)
+
+    def lower(self, op: rasp.MapOp, state: LoweringState) -> SSAValue:
+        table = map_table(op, state.values(op.input))
+        return lower_map(state, op.label.data, op.input, table, op.output)
+
+
+class LowerSequenceMap(RaspLowering):
+    OP = rasp.SequenceMapOp
+
+    def reads(self, op: rasp.SequenceMapOp, analysis: Analysis) -> list[Read]:
+        if op.fst is op.snd:
+            return map_reads(analysis, op.fst, diagonal(op, analysis.values(op.fst)),
+                             op.output)
+        return _pair_reads(op)
+
+    def lower(self, op: rasp.SequenceMapOp, state: LoweringState) -> SSAValue:
+        label = op.label.data
+        if op.fst is op.snd:
+            return lower_map(state, label, op.fst, diagonal(op, state.values(op.fst)),
+                             op.output)
+        table = op.table.as_dict() if op.table is not None else {}
+        return state.pairs(label, op.fst, op.snd, table.get, op.output)
+
+
+class LowerLinearSequenceMap(RaspLowering):
+    OP = rasp.LinearSequenceMapOp
+
+    def reads(self, op: rasp.LinearSequenceMapOp, analysis: Analysis) -> list[Read]:
+        y = op.output
+        if op.fst is op.snd:
+            return map_reads(analysis, op.fst, diagonal(op, analysis.values(op.fst)), y)
+        if encoding(op.fst) == CAT and encoding(op.snd) == CAT:
+            return _pair_reads(op)
+        tol = analysis.required(y) if encoding(y) == NUM else resolvable(
+            {v: v for v in analysis.values(y)}, label_of(y)) * GAP_FRACTION
+        a, b = float(op.fst_fac.data), float(op.snd_fac.data)
+        return [(x, NUM, LINEAR_SHARE * tol / abs(f)) for x, f in ((op.fst, a), (op.snd, b))
+                if f]
+
+    def lower(self, op: rasp.LinearSequenceMapOp, state: LoweringState) -> SSAValue:
+        label, y = op.label.data, op.output
+        a, b = op.fst_fac.data, op.snd_fac.data
+        if op.fst is op.snd:
+            return lower_map(state, label, op.fst, diagonal(op, state.values(op.fst)), y)
+        if encoding(op.fst) == CAT and encoding(op.snd) == CAT:
+            return state.pairs(label, op.fst, op.snd, lambda p: a * p[0] + b * p[1], y)
+        # An operand with factor 0 is not read, so it has no lowered form.
+        terms = [(s, f) for s, f in ((op.fst, a), (op.snd, b)) if f]
+        xs = [state.get_num(s) for s, _ in terms]
+        factors = [f for _, f in terms]
+        mass = sum(abs(float(f)) * max((abs(float(v)) for v in state.values(s)), default=0.0)
+                   for s, f in terms)
+        error = (sum(abs(f) * state.err[x] for f, x in zip(factors, xs))
+                 + numerics.float32_error_estimate(mass))
+        if encoding(y) == NUM:
+            return state.add(craft.LinearMLPOp(label, xs, factors, 0, state.space(label, y)),
+                             error)
+        mid = state.fresh(f"{label}_sum")
+        total = state.add(craft.LinearMLPOp(mid, xs, factors, 0, Space.numerical(mid)), error)
+        return state.discretise(label, total, {v: v for v in state.values(y)},
+                                state.space(label, y))
+
+
+class LowerFull(RaspLowering):
+    OP = rasp.FullOp
+
+    def reads(self, op: rasp.FullOp, analysis: Analysis) -> list[Read]:
+        return []
+
+    def lower(self, op: rasp.FullOp, state: LoweringState) -> SSAValue:
+        label = op.label.data
+        return state.add(craft.ConstantMLPOp(label, op.fill.data,
+                                             state.space(label, op.output)), 0.0)
+
+
+def selector_reads(selector: SSAValue) -> list[Read]:
+    """A selector in normal form reads its terms' keys and queries exactly."""
+    parts = selector_terms(selector)
+    if parts is None:
+        raise PipelineError(f"'{label_of(selector)}': the precision rules need selectors in "
+                            "normal form: run rasp-normalize-selectors")
+    reads: list[Read] = []
+    for term in parts:
+        op = term.owner
+        if isinstance(op, rasp.SelectorNotOp):
+            op = op.inner.owner
+        reads += [(op.keys, EXACT_FORM, 0.0), (op.queries, EXACT_FORM, 0.0)]  # type: ignore
+    return reads
+
+
+class LowerAggregate(RaspLowering):
+    OP = rasp.AggregateOp
+
+    def reads(self, op: rasp.AggregateOp, analysis: Analysis) -> list[Read]:
+        return [*selector_reads(op.selector),
+                (op.sop, encoding(op.output), analysis.required(op.output) / 2)]
+
+    def lower(self, op: rasp.AggregateOp, state: LoweringState) -> SSAValue:
+        label, y = op.label.data, op.output
+        terms = state.terms(op.selector)
+        req = state.required(y)
+        if encoding(y) == NUM:
+            value = state.get_num(op.sop)
+            magnitude = _round_up(max((abs(float(v)) for v in state.values(op.sop)),
+                                      default=0.0) + state.err[value])
+            tolerance = min(req - state.err[value], max(magnitude, 1.0) / 4)
+            state.check_scale(tolerance, magnitude, label)
+            return state.add(craft.NumericalAttentionOp(
+                label, value, terms, tolerance, magnitude, state.space(label, y)), tolerance)
+        value = state.get_cat(op.sop)
+        tolerance = req - state.err[value]
+        state.check_scale(tolerance, 1.0, label)
+        default = op.default.data
+        values = [d.value for d in value.type.space]  # type: ignore[attr-defined]
+        if default is None or "always_selects" in op.attributes:
+            return state.add(craft.CategoricalAttentionOp(
+                label, value, terms, tolerance, state.space(label, y)), tolerance)
+        raw_label = state.fresh(f"{label}_raw")
+        raw = state.add(craft.CategoricalAttentionOp(
+            raw_label, value, terms, tolerance, Space.categorical(raw_label, values)),
+            tolerance)
+        table: dict[Any, Any] = {v: v for v in values}
+        table[None] = default
+        return state.lookup(label, raw, table, state.space(label, y))
+
+
+class LowerSelectorWidth(RaspLowering):
+    OP = rasp.SelectorWidthOp
+
+    def reads(self, op: rasp.SelectorWidthOp, analysis: Analysis) -> list[Read]:
+        return selector_reads(op.selector)
+
+    def lower(self, op: rasp.SelectorWidthOp, state: LoweringState) -> SSAValue:
+        label, y = op.label.data, op.output
+        terms = state.terms(op.selector)
+        if encoding(y) == CAT:
+            return state.add(craft.SelectorWidthOp(label, terms, state.space(label, y)), 0.0)
+        width = craft.SelectorWidthOp(label, terms, state.space(label, y))
+        error = width.block(state.L).mlp.float32_error
+        if error <= state.required(y):
+            return state.add(width, error)
+        width.erase()
+        values = state.values(y)
+        mid = state.fresh(f"{label}_cat")
+        cat = state.add(craft.SelectorWidthOp(mid, terms, Space.categorical(mid, values)),
+                        0.0)
+        return state.lookup(label, cat, {v: v for v in values}, state.space(label, y))
+
+
+class SelectorsAreTerms(RaspLowering):
+    """Selector ops have no blocks: the heads reading them take their terms."""
+
+    def matches(self, op: Operation) -> bool:
+        return isinstance(op, (rasp.SelectOp, rasp.SelectorAndOp, rasp.SelectorOrOp,
+                               rasp.SelectorNotOp))
+
+    def reads(self, op: Operation, analysis: Analysis) -> list[Read]:
+        return []
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
+        return
+
+
+def _round_up(x: float) -> float:
+    """`x` rounded up to 3 significant digits (a readable bound)."""
+    if x <= 0:
+        return 0.0
+    step = 10.0 ** (math.floor(math.log10(x)) - 2)
+    return math.ceil(x / step - 1e-9) * step if x / step % 1 else x
+
+
+#: The default lowerings, one per rasp op.
+DEFAULT_LOWERINGS: tuple[type[RaspLowering], ...] = (
+    LowerMap, LowerSequenceMap, LowerLinearSequenceMap, LowerFull, LowerAggregate,
+    LowerSelectorWidth, SelectorsAreTerms,
+)
+
+#: User lowerings first, then the defaults (`register_lowering`).
+LOWERINGS: list[type[RaspLowering]] = list(DEFAULT_LOWERINGS)
+
+
+def register_lowering(lowering: type[RaspLowering]) -> type[RaspLowering]:
+    """Class decorator: put a user's pattern ahead of every other, for the ops it matches
+    (and its precision rule ahead of theirs)."""
+    if lowering in LOWERINGS:
+        LOWERINGS.remove(lowering)
+    LOWERINGS.insert(0, lowering)
+    return lowering
+
+
+def unregister_lowering(lowering: type[RaspLowering]) -> None:
+    if lowering in LOWERINGS:
+        LOWERINGS.remove(lowering)
+
+
+def lowering_for(op: Operation) -> RaspLowering | None:
+    """The first registered pattern that lowers `op` (for its precision rule)."""
+    for cls in LOWERINGS:
+        pattern = cls()
+        if pattern.matches(op):
+            return pattern
+    return None

@@ -1,0 +1,270 @@
+"""`LoweringState`: what a rasp -> craft pattern lowers one op with.
+
+While `lower-rasp-to-craft` runs, craft ops sit in the `rasp.program` before the rasp ops
+they replace, and each lowered rasp value is the result of a
+`builtin.unrealized_conversion_cast` of its craft value:
+```
+%tokens_c = builtin.unrealized_conversion_cast %tokens : !rasp.sop<...> to !craft.space<...>
+%m_c = craft.categorical_mlp "m_1" %tokens_c {1 -> 2, 2 -> 4} : !craft.space<[m_1:2, m_1:4]>
+%m = builtin.unrealized_conversion_cast %m_c : !craft.space<[...]> to !rasp.sop<...>
+```
+A pattern asks for an operand in the form it reads (`categorical`, `numerical`, `exact`);
+conversions between forms (`<label>_cat`, `<label>_num`, `<label>_snap`) are built once,
+before their first reader. Every block is added with the error bound of its output (l1 for
+categorical); `finish` refuses a value whose bound misses what its readers need (the
+`needs` annotation of `rasp-annotate-precision`).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from xdsl.dialects.builtin import UnrealizedConversionCastOp
+from xdsl.ir import Operation, SSAValue
+from xdsl.pattern_rewriter import PatternRewriter
+from xdsl.rewriter import InsertPoint
+
+from tracr_ir.analysis.selectors import terms
+from tracr_ir.craft import numerics
+from tracr_ir.craft.bases import Space
+from tracr_ir.dialects import craft, rasp
+from tracr_ir.errors import PipelineError, UnsupportedProgramError
+from tracr_ir.interpreters.rasp import describe
+from tracr_ir.lowering.precision import (
+    CAT,
+    EXACT,
+    EXACT_FORM,
+    NUM,
+    change_gap,
+    compress,
+    encoding,
+    label_of,
+    needs_of,
+    required_from,
+)
+from tracr_ir.values import format_value
+
+
+def _hint(label: str) -> str:
+    hint = re.sub(r"[^A-Za-z0-9_.$-]", "_", label)
+    return hint if re.match(r"[A-Za-z_$.-]", hint) else f"v{hint}"
+
+
+class LoweringState:
+    """The lowering of one `rasp.program` in progress (see the module docstring)."""
+
+    def __init__(self, program: rasp.ProgramOp, max_table: int):
+        self.src = program
+        self.L = program.length
+        self.max_table = max_table
+        self.labels: set[str] = {op.properties["label"].data for op in program.block.ops
+                                 if "label" in op.properties}  # type: ignore[attr-defined]
+        # rasp value (block argument or cast result) -> form -> craft value
+        self.forms: dict[SSAValue, dict[str, SSAValue]] = {}
+        self.err: dict[SSAValue, float] = {}
+        self.products: dict[tuple, SSAValue] = {}
+        self.entry: list[UnrealizedConversionCastOp] = []
+        self.rewriter: PatternRewriter | None = None
+        self.current: Operation | None = None
+        for arg in (program.tokens, program.indices):
+            space = craft.SpaceType(Space.categorical(arg.name_hint or "?", self.values(arg)))
+            cast = UnrealizedConversionCastOp.get([arg], [space])
+            if self.entry:
+                program.block.insert_op_after(cast, self.entry[-1])
+            else:
+                program.block.insert_op_before(cast, program.block.first_op)  # type: ignore
+            cast.results[0].name_hint = f"{arg.name_hint}_c"
+            self.entry.append(cast)
+            self.forms[arg] = {CAT: cast.results[0]}
+            self.err[cast.results[0]] = 0.0
+
+    ## What patterns read.
+
+    def values(self, v: SSAValue) -> list[Any]:
+        """The values other than None `v` can hold (its refined value set)."""
+        return [x for x in v.type.value_set or () if x is not None]  # type: ignore
+
+    def required(self, v: SSAValue) -> float:
+        """The precision `v`'s natural form must have (its `needs`)."""
+        owner = v.owner
+        return required_from(needs_of(owner) if isinstance(owner, Operation) else None, v)
+
+    def is_read(self, op: Operation) -> bool:
+        return needs_of(op) is not None
+
+    def space(self, label: str, v: SSAValue, enc: str | None = None) -> Space:
+        if (enc or encoding(v)) == NUM:
+            return Space.numerical(label)
+        return Space.categorical(label, self.values(v))
+
+    def fresh(self, base: str) -> str:
+        label, i = base, 1
+        while label in self.labels:
+            i += 1
+            label = f"{base}_{i}"
+        self.labels.add(label)
+        return label
+
+    ## Forms of operands.
+
+    def _forms(self, v: SSAValue) -> dict[str, SSAValue]:
+        if v not in self.forms:
+            owner = v.owner
+            what = describe(owner) if isinstance(owner, Operation) else "a block argument"
+            raise UnsupportedProgramError(
+                f"no lowering for {what} (register a pattern with "
+                "tracr_ir.lowering.patterns.register_lowering)", None)
+        return self.forms[v]
+
+    def natural(self, v: SSAValue) -> SSAValue:
+        forms = self._forms(v)
+        return forms[encoding(v)]
+
+    def get_cat(self, v: SSAValue) -> SSAValue:
+        forms = self._forms(v)
+        if CAT not in forms:
+            values = self.values(v)
+            label = self.fresh(f"{label_of(v)}_cat")
+            forms[CAT] = self.discretise(label, forms[NUM], {x: x for x in values},
+                                         Space.categorical(label, values))
+        return forms[CAT]
+
+    def get_num(self, v: SSAValue) -> SSAValue:
+        forms = self._forms(v)
+        if NUM not in forms:
+            values = self.values(v)
+            label = self.fresh(f"{label_of(v)}_num")
+            check_numbers(v, label, f"the numerical form of {label_of(v)}")
+            forms[NUM] = self.lookup(label, self.get_cat(v), {x: x for x in values},
+                                     Space.numerical(label))
+        return forms[NUM]
+
+    def get_exact(self, v: SSAValue) -> SSAValue:
+        """`v` as an exact one-hot (for a selector's keys or queries)."""
+        c = self.get_cat(v)
+        if self.err[c] <= EXACT:
+            return c
+        forms = self._forms(v)
+        if EXACT_FORM not in forms:
+            label = self.fresh(f"{label_of(v)}_snap")
+            values = self.values(v)
+            forms[EXACT_FORM] = self.lookup(label, c, {x: x for x in values},
+                                            Space.categorical(label, values))
+        return forms[EXACT_FORM]
+
+    def form(self, v: SSAValue, form: str) -> SSAValue:
+        return {CAT: self.get_cat, NUM: self.get_num, EXACT_FORM: self.get_exact}[form](v)
+
+    ## Building.
+
+    def add(self, op: craft.CraftOp, error: float) -> SSAValue:
+        """Insert `op` before the op being lowered; its output is within `error`."""
+        if self.rewriter is None or self.current is None:
+            raise PipelineError("LoweringState.add outside a pattern's rewrite")
+        self.rewriter.insert(op, InsertPoint.before(self.current))
+        result = op.output
+        result.name_hint = _hint(op.label_text)
+        self.err[result] = error
+        return result
+
+    def erase(self, value: SSAValue) -> None:
+        """Erase a block just added (e.g. a construction that turned out too inexact)."""
+        assert self.rewriter is not None and isinstance(value.owner, Operation)
+        self.rewriter.erase(value.owner)
+        self.err.pop(value, None)
+
+    def lookup(self, label: str, x: SSAValue, table: dict, out: Space) -> SSAValue:
+        """A categorical_mlp (exact output; float32 estimate for numerical outputs)."""
+        numerical = len(out) == 1 and out[0].value is None
+        if numerical:
+            table = {k: (0 if v is None else v) for k, v in table.items()}
+        op = craft.CategoricalMLPOp(label, x, table, out)
+        return self.add(op, op.block(self.L).float32_error if numerical else 0.0)
+
+    def discretise(self, label: str, x: SSAValue, table: dict, out: Space) -> SSAValue:
+        """A numerical_mlp on `x`'s error bound; refused if `x` is too noisy for it."""
+        table = compress(table)
+        gap = change_gap(table)
+        if not self.err[x] < gap / 2:
+            raise UnsupportedProgramError(
+                f"its input values are {gap:.3g} apart where its output changes, but the "
+                f"input is only known within {self.err[x]:.3g}", label)
+        op = craft.NumericalMLPOp(label, x, table, self.err[x], out)
+        numerical = len(out) == 1 and out[0].value is None
+        return self.add(op, op.block(self.L).float32_error if numerical else 0.0)
+
+    def pairs(self, label: str, a: SSAValue, b: SSAValue, f: Any, y: SSAValue) -> SSAValue:
+        """A sequence_map_mlp of the categorical forms of `a` and `b` through `f(pair)`."""
+        ca, cb = self.get_cat(a), self.get_cat(b)
+        va, vb = self.values(a), self.values(b)
+        if len(va) * len(vb) > self.max_table:
+            raise UnsupportedProgramError(
+                f"a sequence map over {len(va)} x {len(vb)} values is above "
+                f"max_table={self.max_table}", label)
+        table = {(x, z): f((x, z)) for x in va for z in vb}
+        numerical = encoding(y) == NUM
+        if numerical:
+            table = {k: (0 if v is None else v) for k, v in table.items()}
+        op = craft.SequenceMapMLPOp(label, ca, cb, table, self.space(label, y))
+        return self.add(op, op.block(self.L).float32_error if numerical else 0.0)
+
+    def terms(self, selector: SSAValue) -> list[craft.Term]:
+        """The attention terms of a selector in normal form (`rasp-normalize-selectors`)."""
+        parts = terms(selector)
+        if parts is None:
+            raise PipelineError(f"{describe(selector.owner)}: lower-rasp-to-craft needs "  # type: ignore
+                                "selectors in normal form: run rasp-normalize-selectors")
+        out: list[craft.Term] = []
+        for term in parts:
+            op = term.owner
+            negated = isinstance(op, rasp.SelectorNotOp)
+            if negated:
+                op = op.inner.owner  # type: ignore[union-attr]
+            assert isinstance(op, rasp.SelectOp)
+            if op.comparison is not None:
+                name = op.comparison.data.value
+                predicate: Any = f"not {name}" if negated else name
+            else:
+                predicate = {k: True for k, v in op.table.as_dict().items() if v}  # type: ignore
+            out.append((self.get_exact(op.keys), self.get_exact(op.queries), predicate))
+        return out
+
+    def check_scale(self, tolerance: float, magnitude: float, label: str) -> None:
+        try:
+            numerics.attention_scale(self.L, tolerance, max(magnitude, 1e-300), label=label)
+        except UnsupportedProgramError as e:
+            raise UnsupportedProgramError(
+                f"its readers need it within {tolerance:.3g}, which a float32 softmax over "
+                f"{self.L + 1} positions cannot guarantee ({e})", label) from None
+
+    ## One op.
+
+    def finish(self, op: Operation, value: SSAValue) -> UnrealizedConversionCastOp:
+        """Record `value` as the natural form of `op`'s result, checked against its needs,
+        and return the cast that replaces the result."""
+        y = op.results[0]
+        value.name_hint = y.name_hint
+        req = self.required(y)
+        if self.err[value] > req:
+            raise UnsupportedProgramError(
+                f"its readers need it within {req:.3g}, but its construction only "
+                f"guarantees {self.err[value]:.3g}", label_of(y))
+        cast = UnrealizedConversionCastOp.get([value], [y.type])
+        cast.results[0].name_hint = y.name_hint
+        self.forms[cast.results[0]] = {encoding(y): value}
+        return cast
+
+
+def check_numbers(v: SSAValue, label: str, what: str) -> None:
+    """A numerical form needs finite numbers and no None."""
+    values = v.type.value_set or ()  # type: ignore[attr-defined]
+    if None in values:
+        raise UnsupportedProgramError(
+            f"{what} cannot be None (the zero vector of a number is 0), but its values "
+            "include none", label)
+    for x in values:
+        if type(x) not in (bool, int, float) or not math.isfinite(float(x)):
+            raise UnsupportedProgramError(
+                f"{what} holds finite numbers only, not {format_value(x)}", label)

@@ -1,0 +1,129 @@
+"""`rasp-prove-facts`: the facts the lowering relies on, proven into the IR, or a refusal.
+
+Runs after `rasp-refine-values` (whose types already say which s-ops can be None). For each
+categorical Aggregate it records how one value per query is known:
+```
+%sort = rasp.aggregate "sort_4" %select, %tokens default none {one_value = "proven"} : ...
+```
+`"proven"`: the value s-op has one value or is the same at every position, or the selector
+is a Select whose predicate lets each query value select keys of at most one key value over
+keys that determine the value (or an And with such a side; `tracr_ir.analysis.facts`);
+`"tested"`: not proven, and no input the witness search tried (all short inputs, then random
+ones up to max_seq_len, on the rasp interpreter) selects keys holding different values. With
+a witness the program is refused. The program gets the unit attribute `facts`.
+
+Refused with `UnsupportedProgramError` naming the op:
+- a numerical s-op that may be None, or holds a non-finite or non-numeric value;
+- a Select whose keys or queries are numerical;
+- a numerical Aggregate that may select nothing, with a default other than 0;
+- a categorical Aggregate that may select nothing, with a non-None default, over a value
+  s-op that may be None (a selected None would read as an empty selection);
+- a categorical Aggregate with a witness, as above.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from xdsl.context import Context
+from xdsl.dialects.builtin import ModuleOp, StringAttr, UnitAttr
+from xdsl.ir import SSAValue
+from xdsl.passes import ModulePass
+
+from tracr_ir.analysis.facts import ProgramFacts, value_set, values_of
+from tracr_ir.analysis.witness import find_witness
+from tracr_ir.dialects import rasp
+from tracr_ir.errors import UnsupportedProgramError
+from tracr_ir.passes.rasp_refine_values import ALWAYS_SELECTS, REFINED, refine
+from tracr_ir.values import format_value
+
+#: Unit attribute on `rasp.program`; string attribute on categorical Aggregates.
+FACTS = "facts"
+ONE_VALUE = "one_value"
+
+
+def _label(v: SSAValue) -> str:
+    op = v.owner
+    return op.label.data if isinstance(op, rasp.RaspOp) else (v.name_hint or "?")
+
+
+def nullable(v: SSAValue) -> bool:
+    """After `rasp-refine-values`, an s-op may be None iff its type says so."""
+    return None in (value_set(v) or ())
+
+
+def check_numbers(v: SSAValue, label: str, what: str) -> None:
+    """`v` never None and finite numbers only, or refused naming `label`."""
+    if nullable(v):
+        raise UnsupportedProgramError(
+            f"{what} cannot be None (the zero vector of a number is 0), but its values include "
+            "none: give the Aggregates it depends on a default, or make sure their "
+            "selectors always select", label)
+    for x in values_of(v):
+        if type(x) not in (bool, int, float) or not math.isfinite(float(x)):
+            raise UnsupportedProgramError(
+                f"{what} holds finite numbers only, not {format_value(x)}", label)
+
+
+def _check_aggregate(program: rasp.ProgramOp, facts: ProgramFacts,
+                     op: rasp.AggregateOp) -> None:
+    label, default = op.label.data, op.default.data
+    may_be_empty = ALWAYS_SELECTS not in op.attributes
+    if op.output.type.is_numerical:  # type: ignore[attr-defined]
+        if may_be_empty and default != 0:
+            raise UnsupportedProgramError(
+                "a numerical Aggregate that may select nothing needs default 0 (its empty "
+                f"mean is 0), got {format_value(default)}", label)
+        check_numbers(op.sop, label, "the values of a numerical Aggregate")
+        return
+    if may_be_empty and default is not None and nullable(op.sop):
+        raise UnsupportedProgramError(
+            f"the default {format_value(default)} needs the value s-op {_label(op.sop)} "
+            "never to be None (a selected None would read as empty)", label)
+    if facts.one_value(op.selector, op.sop):
+        op.attributes[ONE_VALUE] = StringAttr("proven")
+        return
+    witness = find_witness(program, op)
+    if witness is not None:
+        raise UnsupportedProgramError(
+            "a categorical Aggregate must find one value per query, but its selector can "
+            f"select keys holding different values: {witness}. Make it numerical to "
+            "average, or narrow the selector", label)
+    op.attributes[ONE_VALUE] = StringAttr("tested")
+
+
+def prove_facts(program: rasp.ProgramOp, pass_name: str = "rasp-prove-facts") -> None:
+    """Check `program` (refined first if it is not) and record its facts in place."""
+    if REFINED not in program.attributes:
+        refine(program, pass_name)
+    facts = ProgramFacts(program)
+    for op in program.block.ops:
+        if not isinstance(op, rasp.RaspOp):
+            continue
+        label = op.label.data
+        if isinstance(op, rasp.SelectOp):
+            for role, v in (("keys", op.keys), ("queries", op.queries)):
+                if v.type.is_numerical:  # type: ignore[attr-defined]
+                    raise UnsupportedProgramError(
+                        f"a Select needs categorical {role}, but {_label(v)} is numerical",
+                        label)
+        if isinstance(op, rasp.AggregateOp):
+            _check_aggregate(program, facts, op)
+        result = op.results[0] if op.results else None
+        if (result is not None and isinstance(result.type, rasp.SOpType)
+                and result.type.is_numerical):
+            check_numbers(result, label, "a numerical s-op")
+    program.attributes[FACTS] = UnitAttr()
+
+
+@dataclass(frozen=True)
+class RaspProveFacts(ModulePass):
+    """Prove or test what the lowering relies on; refuse otherwise (see module doc)."""
+
+    name = "rasp-prove-facts"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        for program in op.walk():
+            if isinstance(program, rasp.ProgramOp):
+                prove_facts(program)
