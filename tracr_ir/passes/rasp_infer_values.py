@@ -308,6 +308,30 @@ def infer_inputs(program: rasp.ProgramOp, limits: Limits) -> None:
             )
 
 
+#: Value inference of ops of users' dialects (`register_inference`), tried first.
+INFERENCES: list[RewritePattern] = []
+
+
+def register_inference(pattern: RewritePattern) -> RewritePattern:
+    """Add a pattern that gives an op of a user's dialect its result's value set (and
+    tabulates its function, if it has one); it runs ahead of the default ones."""
+    if pattern not in INFERENCES:
+        INFERENCES.insert(0, pattern)
+    return pattern
+
+
+def check_all_inferred(program: rasp.ProgramOp) -> None:
+    """Every s-op result has a value set after the sweep, or an error naming its op."""
+    for op in program.block.ops:
+        for result in op.results:
+            if isinstance(result.type, rasp.SOpType) and value_set(result) is None:
+                label = op.properties.get("label")
+                where = f"{op.name} '{label.data}'" if label is not None else op.name
+                raise ValueSetError(f"no value inference for {where} (register a pattern "
+                                    "with tracr_ir.passes.rasp_infer_values."
+                                    "register_inference)", None)
+
+
 @dataclass(frozen=True)
 class RaspInferValues(ModulePass):
     """Infer every s-op's value set and tabulate every Python function (see module doc)."""
@@ -324,6 +348,7 @@ class RaspInferValues(ModulePass):
                 continue
             infer_inputs(program, limits)
             patterns = [
+                *INFERENCES,
                 InferMap(limits),
                 InferSequenceMap(limits),
                 InferLinearSequenceMap(limits),
@@ -337,3 +362,4 @@ class RaspInferValues(ModulePass):
                 GreedyRewritePatternApplier(patterns, dce_enabled=False),
                 apply_recursively=False,
             ).rewrite_region(program.body)
+            check_all_inferred(program)

@@ -1,6 +1,9 @@
 // RUN: python -c "import sys; print(open(sys.argv[1]).read().split(chr(10) + '// -----' + chr(10))[0])" %s | not tracr-opt -p rasp-infer-values,lower-rasp-to-craft 2>&1 | filecheck %s --check-prefix=SEVERAL
 // RUN: python -c "import sys; print(open(sys.argv[1]).read().split(chr(10) + '// -----' + chr(10))[1])" %s | not tracr-opt -p rasp-infer-values,lower-rasp-to-craft 2>&1 | filecheck %s --check-prefix=DEFAULT
 // RUN: python -c "import sys; print(open(sys.argv[1]).read().split(chr(10) + '// -----' + chr(10))[2])" %s | not tracr-opt -p rasp-infer-values,lower-rasp-to-craft 2>&1 | filecheck %s --check-prefix=NONE
+// RUN: python -c "import sys; print(open(sys.argv[1]).read().split(chr(10) + '// -----' + chr(10))[0])" %s | not tracr-opt -p rasp-infer-values,rasp-prove-facts 2>&1 | filecheck %s --check-prefix=SEVERAL
+// RUN: python -c "import sys; print(open(sys.argv[1]).read().split(chr(10) + '// -----' + chr(10))[1])" %s | not tracr-opt -p rasp-infer-values,rasp-prove-facts 2>&1 | filecheck %s --check-prefix=DEFAULT
+// RUN: python -c "import sys; print(open(sys.argv[1]).read().split(chr(10) + '// -----' + chr(10))[2])" %s | not tracr-opt -p rasp-infer-values,rasp-prove-facts 2>&1 | filecheck %s --check-prefix=NONE
 
 // Programs that cannot be compiled exactly are refused before any block is built, naming
 // the node and the reason.
