@@ -60,6 +60,7 @@ from tracr_ir.craft.bases import Direction, Space
 from tracr_ir.craft.selector_width import selector_width as build_selector_width
 from tracr_ir.dialects.program import (ProgramOutputOp, Settings, SSAProgramOp, checked_parent,
                                        is_range)
+from tracr_ir.dialects import craft_exactness as exactness
 from tracr_ir.dialects.craft_base import (
     CraftOp,
     DirectionsAttr,
@@ -72,6 +73,7 @@ from tracr_ir.dialects.craft_base import (
     _props,
     _SelectorOp,
     _TableOp,
+    block_kind,
     format_direction,
     parse_direction,
 )
@@ -96,12 +98,13 @@ __all__ = [
 ### Ops.
 
 @irdl_op_definition
-class CategoricalMLPOp(_TableOp):
+class CategoricalMLPOp(exactness.TableBounds, _TableOp):
     """`%y = craft.categorical_mlp "map_1" %x {1 -> "a", 2 -> none} : !craft.space<[...]>`:
     a lookup from a categorical s-op to a categorical or numerical one
     (`craft.mlp.map_categorical_mlp`)."""
 
     name = "craft.categorical_mlp"
+    KIND: ClassVar[str] = "mlp"
     input = operand_def(SpaceType)
 
     def __init__(self, label: str, input: SSAValue, table: dict, out: Sequence[Direction] | Space,
@@ -125,12 +128,14 @@ class CategoricalMLPOp(_TableOp):
 
 
 @irdl_op_definition
-class NumericalMLPOp(_TableOp):
+class NumericalMLPOp(exactness.DiscretiseBounds, _TableOp):
     """`%y = craft.numerical_mlp "map_1" %x {0.0 -> 1, 0.5 -> -2} input_error 1.0e-05 : ...`:
     a discretising map of a numerical s-op, for inputs within `input_error` of a table key
     (`craft.mlp.map_numerical_mlp` / `map_numerical_to_categorical_mlp`)."""
 
     name = "craft.numerical_mlp"
+    KIND: ClassVar[str] = "mlp"
+    PAYLOAD_PROPS: ClassVar[tuple[str, ...]] = ("table", "input_error")
     input = operand_def(SpaceType)
     input_error = prop_def(ValueAttr)
 
@@ -171,11 +176,12 @@ class NumericalMLPOp(_TableOp):
 
 
 @irdl_op_definition
-class SequenceMapMLPOp(_TableOp):
+class SequenceMapMLPOp(exactness.TableBounds, _TableOp):
     """`%z = craft.sequence_map_mlp "f_1" %x, %y {(1, "a") -> 2} : ...`: a categorical x
     categorical map, one step per value pair (`craft.mlp.sequence_map_mlp`)."""
 
     name = "craft.sequence_map_mlp"
+    KIND: ClassVar[str] = "mlp"
     fst = operand_def(SpaceType)
     snd = operand_def(SpaceType)
 
@@ -199,11 +205,13 @@ class SequenceMapMLPOp(_TableOp):
 
 
 @irdl_op_definition
-class LinearMLPOp(CraftOp):
+class LinearMLPOp(exactness.LinearBounds, CraftOp):
     """`%z = craft.linear_mlp "lsm_1" %x, %y factors (2, -0.5) constant 0 : !craft.space<[z]>`:
     an exact affine map of numerical s-ops (`craft.mlp.linear_mlp`)."""
 
     name = "craft.linear_mlp"
+    KIND: ClassVar[str] = "mlp"
+    PAYLOAD_PROPS: ClassVar[tuple[str, ...]] = ("factors", "constant")
     inputs = var_operand_def(SpaceType)
     factors = prop_def(ValueAttr)
     constant = prop_def(ValueAttr)
@@ -253,10 +261,12 @@ class LinearMLPOp(CraftOp):
 
 
 @irdl_op_definition
-class ConstantMLPOp(CraftOp):
+class ConstantMLPOp(exactness.ConstantBounds, CraftOp):
     """`%c = craft.constant_mlp "full_1" fill "z" : !craft.space<[full_1:"z"]>`: Full."""
 
     name = "craft.constant_mlp"
+    KIND: ClassVar[str] = "mlp"
+    PAYLOAD_PROPS: ClassVar[tuple[str, ...]] = ("fill",)
     fill = prop_def(ValueAttr)
 
     def __init__(self, label: str, fill: Any, out: Sequence[Direction] | Space,
@@ -286,12 +296,14 @@ class ConstantMLPOp(CraftOp):
 
 
 @irdl_op_definition
-class CategoricalAttentionOp(_SelectorOp):
+class CategoricalAttentionOp(exactness.CategoricalAttentionBounds, _SelectorOp):
     """`%y = craft.categorical_attention "agg_1" %v select [(%indices, %opp EQ)]
     tolerance 0.25 : ...`: the selected value, None when nothing is selected; the output is
     within l1 `tolerance` of its one-hot (`craft.attention.categorical_attention`)."""
 
     name = "craft.categorical_attention"
+    KIND: ClassVar[str] = "attention"
+    PAYLOAD_PROPS: ClassVar[tuple[str, ...]] = ("predicates", "tolerance")
     value = operand_def(SpaceType)
     term_args = var_operand_def(SpaceType)
     tolerance = prop_def(ValueAttr)
@@ -329,13 +341,15 @@ class CategoricalAttentionOp(_SelectorOp):
 
 
 @irdl_op_definition
-class NumericalAttentionOp(_SelectorOp):
+class NumericalAttentionOp(exactness.NumericalAttentionBounds, _SelectorOp):
     """`%y = craft.numerical_attention "frac_1" %v select [(%indices, %indices LEQ)]
     tolerance 3.1e-05 magnitude 1 : !craft.space<[frac_1]>`: the mean of the selected
     values (|values| <= magnitude), 0 when nothing is selected
     (`craft.attention.numerical_attention`)."""
 
     name = "craft.numerical_attention"
+    KIND: ClassVar[str] = "attention"
+    PAYLOAD_PROPS: ClassVar[tuple[str, ...]] = ("predicates", "tolerance", "magnitude")
     value = operand_def(SpaceType)
     term_args = var_operand_def(SpaceType)
     tolerance = prop_def(ValueAttr)
@@ -377,11 +391,12 @@ class NumericalAttentionOp(_SelectorOp):
 
 
 @irdl_op_definition
-class SelectorWidthOp(_SelectorOp):
+class SelectorWidthOp(exactness.SelectorWidthBounds, _SelectorOp):
     """`%w = craft.selector_width "hist_1" select [(%tokens, %tokens EQ)] : ...`: the number of
     selected keys, categorical or numerical (`craft.selector_width.selector_width`)."""
 
     name = "craft.selector_width"
+    KIND: ClassVar[str] = "selector_width"
     term_args = var_operand_def(SpaceType)
 
     def __init__(self, label: str, terms: Sequence[Term], out: Sequence[Direction] | Space,
@@ -470,6 +485,7 @@ _SUBLAYER = ("attention", "MLP")
 def _verify_layers(ops: list[CraftOp]) -> None:
     """Once layers are allocated, every block has one and reads only what an earlier sublayer
     wrote: a head in layer l reads MLP outputs of layers < l, an MLP reads layer <= l."""
+    kind = {op: block_kind(op) for op in ops}  # every op states its kind
     placed = [op for op in ops if op.layer_index is not None]
     if not placed:
         return
@@ -477,7 +493,6 @@ def _verify_layers(ops: list[CraftOp]) -> None:
         op = next(op for op in ops if op.layer_index is None)
         raise VerifyException(f"{op.name} '{op.label_text}' has no layer while other blocks "
                               "have one (craft-allocate-layers places every block)")
-    kind = {op: block_kind(op) for op in ops}
 
     def reads_at(op: CraftOp) -> tuple[int, int]:
         return op.layer_index, int(kind[op] == "mlp")  # type: ignore[return-value]
@@ -495,15 +510,6 @@ def _verify_layers(ops: list[CraftOp]) -> None:
                     f"of layer {op.layer_index} what '{writer.label_text}' writes in the "
                     f"{_SUBLAYER[sub]} of layer {layer}: a block must read values written "
                     "in an earlier sublayer")
-
-
-def block_kind(op: CraftOp) -> str:
-    """"attention", "mlp" or "selector_width" (an attention head, then an MLP reading it)."""
-    if isinstance(op, SelectorWidthOp):
-        return "selector_width"
-    if isinstance(op, (CategoricalAttentionOp, NumericalAttentionOp)):
-        return "attention"
-    return "mlp"
 
 
 ProgramOp.OUTPUT = OutputOp

@@ -9,8 +9,11 @@
 - `#craft.predicate<...>` / `#craft.predicates<[...]>`: a selector term's predicate, a
   comparison (`EQ`), a negated one (`not LT`), or a table `{(key, query) -> bool}` whose
   missing entries are false.
-- `CraftOp`: the shared syntax `craft.op "label" [layer N] %operands <payload> : !craft.space`
-  and `block(max_seq_len)`; `_TableOp` (a table payload) and `_SelectorOp` (operands
+- `CraftOp`: the shared syntax
+  `craft.op "label" [layer N] %operands <payload> [props {name = attr, ...}] : !craft.space`
+  (`props` holds the properties the payload does not print: a user op's own), its `KIND`
+  (`block_kind`), `block(max_seq_len)` and its exactness contract (`output_bound`,
+  `input_tolerances`); `_TableOp` (a table payload) and `_SelectorOp` (operands
   `[value,] k1, q1, k2, q2, ...` printed as `select [(%k1, %q1 PRED), ...]`).
 """
 
@@ -41,6 +44,7 @@ from tracr_ir import rasp as rasp_front
 from tracr_ir.craft import attention as craft_attention
 from tracr_ir.craft import blocks as craft_blocks
 from tracr_ir.craft.bases import BOS, ONE, Direction, Space
+from tracr_ir.craft.tolerances import Bound
 from tracr_ir.dialects.program import parse_index
 from tracr_ir.dialects.rasp import (
     Comparison,
@@ -274,14 +278,45 @@ def _check_comparable(where: str, keys: SpaceType, queries: SpaceType,
                               f"with query {format_value(pair[1])}")
 
 
+#: The block each kind of op builds: "selector_width" is an attention head then an MLP.
+BLOCK_TYPES: dict[str, type] = {
+    "attention": craft_blocks.AttentionHead,
+    "mlp": craft_blocks.MLPBlock,
+    "selector_width": craft_blocks.SelectorWidthBlock,
+}
+
+
+def _where(op: IRDLOperation) -> str:
+    label = op.properties.get("label")
+    return f"{op.name} '{label.data if isinstance(label, StringAttr) else '?'}'"
+
+
+def block_kind(op: CraftOp) -> str:
+    """"attention", "mlp" or "selector_width": the op class's `KIND`, the one source of truth
+    for where a block runs (layer verifier, allocation, lowering, interpreter)."""
+    kind = getattr(type(op), "KIND", None)
+    if kind not in BLOCK_TYPES:
+        raise VerifyException(
+            f"{_where(op)}: its class {type(op).__name__} must set KIND to 'attention', 'mlp' "
+            f"or 'selector_width' (the block it builds), got {kind!r}")
+    return kind
+
+
 class CraftOp(IRDLOperation):
-    """Base of the block ops: `craft.op "label" [layer N] %operands <payload> : !craft.space`."""
+    """Base of the block ops: `craft.op "label" [layer N] %operands <payload> : !craft.space`.
+
+    A subclass sets `KIND` ("attention", "mlp" or "selector_width"), defines `build_block`
+    and its exactness contract `output_bound` / `input_tolerances`, and lists in
+    `PAYLOAD_PROPS` the properties its own `print_payload` prints (the others are printed
+    generically as `props {...}`)."""
 
     label = prop_def(StringAttr)
     layer = opt_prop_def(IntegerAttr[IntegerType])
     output = result_def(SpaceType)
     traits = traits_def(Pure())
     RESERVED: ClassVar[tuple[str, ...]] = ("label", "layer")
+    KIND: ClassVar[str]
+    PAYLOAD_PROPS: ClassVar[tuple[str, ...]] = ()
 
     def _init(self, label: str, operands: Sequence[SSAValue], out: Sequence[Direction] | Space,
               layer: int | None = None, **props: Attribute) -> None:
@@ -343,6 +378,10 @@ class CraftOp(IRDLOperation):
             printer.print_string(f" layer {self.layer_index}")
         self.print_operands(printer)
         self.print_payload(printer)
+        shown = (*self.RESERVED, *self.PAYLOAD_PROPS)
+        if extra := {k: v for k, v in self.properties.items() if k not in shown}:
+            printer.print_string(" props ")
+            printer.print_attr_dict(extra)
         printer.print_op_attributes(self.attributes, reserved_attr_names=self.RESERVED,
                                     print_keyword=True)
         printer.print_string(" : ")
@@ -356,6 +395,10 @@ class CraftOp(IRDLOperation):
             props["layer"] = IntegerAttr(parse_index(parser, "a layer"), i64)
         operands, payload = cls.parse_operands_and_payload(parser)
         props |= payload
+        if parser.parse_optional_keyword("props") is not None:
+            extra = parser.parse_optional_attr_dict_with_reserved_attr_names(
+                (*cls.RESERVED, *cls.PAYLOAD_PROPS, *payload))
+            props |= extra.data if extra is not None else {}
         attrs = parser.parse_optional_attr_dict_with_keyword()
         parser.parse_punctuation(":")
         result_type = parser.parse_type()
@@ -371,7 +414,12 @@ class CraftOp(IRDLOperation):
         hit = _BLOCKS.get(self)
         if hit is not None and hit[0] == key:
             return hit[1]
+        kind = block_kind(self)
         block = self.build_block(max_seq_len)
+        if not isinstance(block, BLOCK_TYPES[kind]):
+            raise VerifyException(
+                f"{_where(self)}: KIND is '{kind}', so build_block must return a "
+                f"{BLOCK_TYPES[kind].__name__}, got a {type(block).__name__}")
         _BLOCKS[self] = (key, block)
         return block
 
@@ -379,9 +427,20 @@ class CraftOp(IRDLOperation):
         """Derive the block's weights (each op's construction)."""
         raise NotImplementedError
 
+    def output_bound(self, inputs: Sequence[Bound], max_seq_len: int) -> Bound:
+        """The bound of the output given the operands' bounds (in operand order); raises
+        `UnsupportedProgramError` if the construction does not apply to such operands.
+        Stated by every op (see `tracr_ir.dialects.craft_exactness`)."""
+        raise NotImplementedError
+
+    def input_tolerances(self, max_seq_len: int) -> list[float]:
+        """The error each operand may carry (operand order) for the output bound to hold."""
+        raise NotImplementedError
+
 
 class _TableOp(CraftOp):
     table = prop_def(TableAttr)
+    PAYLOAD_PROPS: ClassVar[tuple[str, ...]] = ("table",)
 
     def print_payload(self, printer: Printer) -> None:
         printer.print_string(" ")
@@ -408,6 +467,7 @@ class _SelectorOp(CraftOp):
 
     predicates = prop_def(PredicatesAttr)
     N_LEADING: ClassVar[int] = 0
+    PAYLOAD_PROPS: ClassVar[tuple[str, ...]] = ("predicates",)
 
     def term_operands(self) -> list[tuple[SSAValue, SSAValue]]:
         ops = list(self.operands)[self.N_LEADING:]

@@ -121,12 +121,12 @@ def ramp_margins(program: craft.ProgramOp, inputs: Sequence[Sequence[Any]],
 
     def trace(op: craft.CraftOp, block: craft_blocks.Block, space: Space, x: np.ndarray,
               mask: np.ndarray) -> None:
-        mlp = block
-        if isinstance(block, craft_blocks.SelectorWidthBlock):
+        mlp, kind = block, craft.block_kind(op)
+        if kind == "selector_width":
             _, update = craft_blocks.attention_forward(block.attention, space, x, mask,
                                                        program.is_causal)
             x, mlp = x + update, block.mlp
-        if not isinstance(mlp, craft_blocks.MLPBlock) or not mlp.ramps:
+        if kind == "attention" or not mlp.ramps:
             return
         pre, _ = craft_blocks.mlp_forward(mlp, space, x)
         margins = craft_blocks.ramp_margins(mlp, pre)
@@ -154,10 +154,10 @@ def decode(space: Space, x: np.ndarray, value: SSAValue, lengths: Sequence[int]
 
 def _chunk_size(program: craft.ProgramOp, blocks: Blocks, space: Space) -> int:
     """Inputs per padded batch, so that no activation array exceeds ~2^24 floats."""
-    widest = max([len(space)] + [b.hidden_size for _, b in blocks
-                                 if isinstance(b, craft_blocks.MLPBlock)]
-                 + [b.mlp.hidden_size for _, b in blocks
-                    if isinstance(b, craft_blocks.SelectorWidthBlock)])
+    widest = max([len(space)] + [b.hidden_size for op, b in blocks
+                                 if craft.block_kind(op) == "mlp"]
+                 + [b.mlp.hidden_size for op, b in blocks
+                    if craft.block_kind(op) == "selector_width"])
     return max(1, (1 << 24) // ((program.length + 1) * widest))
 
 

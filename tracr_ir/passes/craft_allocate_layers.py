@@ -32,7 +32,6 @@ from xdsl.dialects.builtin import IntegerAttr, ModuleOp, i64
 from xdsl.ir import SSAValue
 from xdsl.passes import ModulePass
 
-from tracr_ir.craft import blocks as craft_blocks
 from tracr_ir.dialects import craft
 from tracr_ir.errors import PipelineError
 
@@ -58,10 +57,11 @@ def block_infos(program: craft.ProgramOp) -> list[BlockInfo]:
     for op in program.block.ops:
         if not isinstance(op, craft.CraftOp):
             continue
-        block = op.block(program.length)
-        if isinstance(block, craft_blocks.SelectorWidthBlock):
+        block = op.block(program.length)  # of the type its kind says
+        kind = craft.block_kind(op)
+        if kind == "selector_width":
             first, span, heads, hidden = ATTENTION, 2, 1, block.mlp.hidden_size
-        elif isinstance(block, craft_blocks.AttentionHead):
+        elif kind == "attention":
             first, span, heads, hidden = ATTENTION, 1, 1, 0
         else:
             first, span, heads, hidden = MLP, 1, 0, block.hidden_size

@@ -110,11 +110,12 @@ def lower_program(program: craft.ProgramOp) -> ModuleOp:
                 f"({op.label_text} has no layer)"
             )
         heads, mlps = placed.setdefault(op.layer_index, ([], []))
-        block = op.block(program.length)
-        if isinstance(block, craft_blocks.SelectorWidthBlock):
+        block = op.block(program.length)  # of the type its kind says
+        kind = craft.block_kind(op)
+        if kind == "selector_width":
             heads.append(lower_head(block.attention, space))
             mlps.append(block.mlp)
-        elif isinstance(block, craft_blocks.AttentionHead):
+        elif kind == "attention":
             heads.append(lower_head(block, space))
         else:
             mlps.append(block)

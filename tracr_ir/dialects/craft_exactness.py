@@ -1,0 +1,227 @@
+"""Exactness of craft IR: each op's contract, and its check over a whole program.
+
+Every craft op states (mixins below, one per construction family):
+- `input_tolerances(max_seq_len)`: the error each operand may carry for its construction to
+  be exact (l1 for categorical operands, absolute for numerical ones);
+- `output_bound(inputs, max_seq_len)`: the `tolerances.Bound` of its output given its
+  operands' bounds (raising `UnsupportedProgramError` if the construction does not apply).
+
+| op | operands may carry | output error |
+|---|---|---|
+| categorical_mlp, sequence_map_mlp | l1 1/16 each | 0 (categorical), the block's float32 estimate (numerical) |
+| numerical_mlp | its `input_error` (< half the smallest gap between keys whose outputs differ) | as above |
+| linear_mlp | anything finite | sum abs(f_i) e_i + float32 estimate of sum abs(f_i) m_i + abs(c) |
+| constant_mlp | (no operands) | 0 |
+| categorical_attention | value: anything; selector terms: `EXACT` | tolerance + e |
+| numerical_attention | value: magnitude + error <= `magnitude`; terms: `EXACT` | tolerance + e |
+| selector_width | terms: `EXACT` | 0 (categorical), its MLP's float32 estimate (numerical) |
+
+e is the value operand's error. With weight A on the (equally scored) selected keys, the
+output minus the intended value is A (mean of the selected values' errors) - (1 - A) v +
+(the unselected keys' share): at most A e + (1 - A) (|v| + max |actual value|) <= e + 2 M (1 - A),
+M = 1 (categorical: one-hots of l1 norm 1; the noise is in the first term) or the head's
+`magnitude` (numerical, a bound on the actual values); the construction's `tolerance`
+bounds 2 M (1 - A) plus float32 rounding. `tokens` and `indices` are exact. The program output
+must be within `MLP_READ_TOLERANCE` (categorical) or `output_tolerance(magnitude)` (numerical).
+
+`verify_exactness(program)` propagates the bounds forward and refuses, naming the ops, the
+first value that is further off than a reader (or the program output) accepts.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from xdsl.ir import SSAValue
+
+from tracr_ir.craft.numerics import float32_error_estimate
+from tracr_ir.craft.tolerances import EXACT, MLP_READ_TOLERANCE, Bound, fits, output_tolerance
+from tracr_ir.dialects.craft_base import CraftOp, space_of
+from tracr_ir.dialects.program import SSAProgramOp
+from tracr_ir.errors import UnsupportedProgramError
+
+
+
+def _refuse(op: CraftOp, message: str) -> UnsupportedProgramError:
+    error = UnsupportedProgramError(f"{op.name} '{op.label_text}': {message}")
+    error.label = op.label_text
+    return error
+
+
+def _table_outputs(op: Any) -> list[float]:
+    return [float(v) for _, v in op.table.data]
+
+
+### Contracts, one mixin per construction family (listed first among an op's bases).
+
+
+class TableBounds:
+    """Lookups of categorical operands (`categorical_mlp`, `sequence_map_mlp`): exact for
+    operands within l1 1/16 of their one-hots; a None operand (zero vector) writes 0 unless
+    a `none` entry says otherwise."""
+
+    def input_tolerances(self: Any, max_seq_len: int) -> list[float]:
+        return [MLP_READ_TOLERANCE] * len(self.operands)
+
+    def output_bound(self: Any, inputs: Sequence[Bound], max_seq_len: int) -> Bound:
+        if not space_of(self.output).is_numerical:
+            return Bound.categorical(0.0)
+        values = _table_outputs(self)
+        if not any(k is None for k, _ in self.table.data):
+            values.append(0.0)
+        return Bound.between(self.block(max_seq_len).float32_error, values)
+
+
+class DiscretiseBounds:
+    """`numerical_mlp`: exact for inputs within `input_error` of a table key, which must be
+    below half the gap between neighbouring keys whose outputs differ."""
+
+    def input_tolerances(self: Any, max_seq_len: int) -> list[float]:
+        error = float(self.input_error.data)
+        entries = sorted(self.table.data, key=lambda e: float(e[0]))
+        for (a, fa), (b, fb) in zip(entries, entries[1:]):
+            gap = float(b) - float(a)
+            if fa != fb and not error < gap / 2:
+                raise _refuse(self, f"input_error {error:.3g} is not below half the gap "
+                                    f"{gap:.3g} between the keys {a!r} and {b!r}, whose "
+                                    "outputs differ")
+        return [error]
+
+    def output_bound(self: Any, inputs: Sequence[Bound], max_seq_len: int) -> Bound:
+        if not space_of(self.output).is_numerical:
+            return Bound.categorical(0.0)
+        return Bound.between(self.block(max_seq_len).float32_error, _table_outputs(self))
+
+
+class LinearBounds:
+    """`linear_mlp`: sum f_i x_i + c, exact up to float32 rounding of its activations."""
+
+    def input_tolerances(self: Any, max_seq_len: int) -> list[float]:
+        return [math.inf] * len(self.operands)
+
+    def output_bound(self: Any, inputs: Sequence[Bound], max_seq_len: int) -> Bound:
+        constant = float(self.constant.data)
+        merged: dict[SSAValue, tuple[float, Bound]] = {}  # the same s-op twice: factors add
+        for x, f, bound in zip(self.operands, self.factors.data, inputs):
+            merged[x] = (merged.get(x, (0.0, bound))[0] + float(f), bound)
+        error = sum(abs(f) * b.error for f, b in merged.values())
+        mass = sum(abs(f) * b.magnitude for f, b in merged.values()) + abs(constant)
+        low = constant + sum(min(f * b.low, f * b.high) for f, b in merged.values())
+        high = constant + sum(max(f * b.low, f * b.high) for f, b in merged.values())
+        return Bound(error + float32_error_estimate(mass), low=low, high=high)
+
+
+class ConstantBounds:
+    """`constant_mlp`: exact."""
+
+    def input_tolerances(self: Any, max_seq_len: int) -> list[float]:
+        return []
+
+    def output_bound(self: Any, inputs: Sequence[Bound], max_seq_len: int) -> Bound:
+        if not space_of(self.output).is_numerical:
+            return Bound.categorical(0.0)
+        return Bound.between(0.0, [float(self.fill.data)])
+
+
+class _HeadBounds:
+    """Heads read exact selector terms (their scale assumes noiseless scores); the value
+    may carry any error, which the output bound passes on."""
+
+    def input_tolerances(self: Any, max_seq_len: int) -> list[float]:
+        return [math.inf] + [EXACT] * (len(self.operands) - 1)
+
+
+class CategoricalAttentionBounds(_HeadBounds):
+    def output_bound(self: Any, inputs: Sequence[Bound], max_seq_len: int) -> Bound:
+        return Bound.categorical(float(self.tolerance.data) + inputs[0].error)
+
+
+class NumericalAttentionBounds(_HeadBounds):
+    def output_bound(self: Any, inputs: Sequence[Bound], max_seq_len: int) -> Bound:
+        value = inputs[0]
+        magnitude = float(self.magnitude.data)
+        if not fits(value.magnitude + value.error, magnitude):
+            raise _refuse(self, f"its value can reach {value.magnitude + value.error:.3g} in "
+                                f"absolute value, above its magnitude {magnitude:.3g}")
+        return Bound(float(self.tolerance.data) + value.error,
+                     low=min(value.low, 0.0), high=max(value.high, 0.0))  # empty: 0
+
+
+class SelectorWidthBounds:
+    """`selector_width`: exact for exact selector terms."""
+
+    def input_tolerances(self: Any, max_seq_len: int) -> list[float]:
+        return [EXACT] * len(self.operands)
+
+    def output_bound(self: Any, inputs: Sequence[Bound], max_seq_len: int) -> Bound:
+        if not space_of(self.output).is_numerical:
+            return Bound.categorical(0.0)
+        return Bound(self.block(max_seq_len).mlp.float32_error, low=0.0, high=max_seq_len)
+
+
+### The program check.
+
+
+def _num(x: float, other: float) -> str:
+    """`x` with enough digits to differ from `other`."""
+    text = f"{x:.3g}"
+    return text if text != f"{other:.3g}" else repr(x)
+
+
+def _writer(value: SSAValue) -> str:
+    op = value.owner
+    if isinstance(op, CraftOp):
+        return f"{op.name} '{op.label_text}'"
+    return f"the program input %{value.name_hint or '?'}"
+
+
+def _stated(op: CraftOp) -> None:
+    cls = type(op)
+    if cls.output_bound is CraftOp.output_bound or cls.input_tolerances is CraftOp.input_tolerances:
+        raise _refuse(op, f"{cls.__name__} does not state its exactness: define output_bound "
+                          "and input_tolerances (see tracr_ir.dialects.craft_exactness)")
+
+
+def _check(value: SSAValue, bound: Bound, tolerance: float, reader: str) -> None:
+    if fits(bound.error, tolerance):
+        return
+    message = (f"its output can be {_num(bound.error, tolerance)} off, but {reader} needs it "
+               f"within {_num(tolerance, bound.error)}")
+    if isinstance(value.owner, CraftOp):
+        raise _refuse(value.owner, message)
+    raise UnsupportedProgramError(f"{_writer(value)}: {message}")
+
+
+def value_bounds(program: SSAProgramOp) -> dict[SSAValue, Bound]:
+    """The bound of every value of `program`, checking each operand against its reader's
+    tolerance (`UnsupportedProgramError` naming both ops if one is too far off)."""
+    length = program.length
+    bounds: dict[SSAValue, Bound] = {arg: Bound.categorical(0.0) for arg in program.block.args}
+    for op in program.block.ops:
+        if not isinstance(op, CraftOp):
+            continue
+        _stated(op)
+        tolerances = op.input_tolerances(length)
+        if len(tolerances) != len(op.operands):
+            raise _refuse(op, f"input_tolerances gives {len(tolerances)} tolerances for "
+                              f"{len(op.operands)} operands")
+        for i, (operand, tolerance) in enumerate(zip(op.operands, tolerances)):
+            _check(operand, bounds[operand], tolerance,
+                   f"{op.name} '{op.label_text}' (operand {i})")
+        bounds[op.output] = op.output_bound([bounds[v] for v in op.operands], length)
+    return bounds
+
+
+def verify_exactness(program: SSAProgramOp) -> None:
+    """Refuse (`UnsupportedProgramError`) a craft program some block of which may read an
+    operand further off than its construction accepts, or whose output may be further off
+    than `MLP_READ_TOLERANCE` (categorical) / `output_tolerance` (numerical)."""
+    bounds = value_bounds(program)
+    out = program.output.value
+    bound = bounds[out]
+    if space_of(out).is_numerical:
+        _check(out, bound, output_tolerance(bound.magnitude), "the program output")
+    else:
+        _check(out, bound, MLP_READ_TOLERANCE, "the program output")
