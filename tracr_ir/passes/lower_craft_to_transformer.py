@@ -19,7 +19,9 @@ transformer.model vocab {...} max_seq_len 5 ... residual [one, bos, tokens:1, ..
 }
 ```
 
-Needs `craft-allocate-layers` and `craft-layout-residual` first. Each block's weights come from
+Needs `craft-allocate-layers` and `craft-layout-residual` first, and refuses craft IR that
+`craft-verify-exactness` refuses (a block reading a value further off than it accepts, or an
+output further off than the program output may be). Each block's weights come from
 its construction (`op.block(max_seq_len)`) and are placed at its spaces' rows and columns of
 the residual; nothing is rescaled, so the model computes what the craft interpreter computes.
 - A head with bilinear `w_qk` [query x key] and `w_ov` [value x out] becomes
@@ -47,6 +49,7 @@ from xdsl.rewriter import Rewriter
 from tracr_ir.craft import blocks as craft_blocks
 from tracr_ir.craft.bases import Space
 from tracr_ir.dialects import craft, transformer
+from tracr_ir.dialects.craft_exactness import verify_exactness
 from tracr_ir.errors import PipelineError
 from tracr_ir.interpreters.craft import embedding_tables
 from tracr_ir.interpreters.transformer import MLP, Head, Label, Layer, Output
@@ -99,6 +102,7 @@ def lower_mlps(mlps: Sequence[craft_blocks.MLPBlock], space: Space) -> MLP | Non
 def lower_program(program: craft.ProgramOp) -> ModuleOp:
     if RESIDUAL_ATTR not in program.attributes:
         raise PipelineError("lower-craft-to-transformer needs craft-layout-residual first")
+    verify_exactness(program)
     space = Space(program.attributes[RESIDUAL_ATTR].data)  # type: ignore[attr-defined]
     placed: dict[int, tuple[list[Head], list[craft_blocks.MLPBlock]]] = {}
     for op in program.block.ops:
