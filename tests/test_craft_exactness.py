@@ -34,12 +34,6 @@ from lib_cases import LIB_CASES, lengths
 TO_CRAFT = "rasp-infer-values,lower-rasp-to-craft"
 TO_MODEL = "craft-allocate-layers,craft-layout-residual,lower-craft-to-transformer"
 
-#: The lowering records a head's error as its `tolerance`, but the head's output is off by
-#: tolerance + its value's error (tracr_ir/lowering/patterns.py, lower of an Aggregate): a
-#: discretising reader's input_error is then too small by the value's error.
-HEAD_BOOKKEEPING = "the lowering records a head's error as its tolerance, without its value's"
-
-
 def craft_program(program: rasp.SOp, vocab, max_seq_len: int) -> craft.ProgramOp:
     module = run_pipeline(to_ir(program, vocab, max_seq_len), TO_CRAFT)
     (op,) = [o for o in module.walk() if isinstance(o, craft.ProgramOp)]
@@ -65,9 +59,7 @@ def refused(program: craft.ProgramOp, *names: str) -> str:
 def _lib_params():
     for case in LIB_CASES:
         for n in lengths(case):
-            marks = [pytest.mark.xfail(strict=True, reason=HEAD_BOOKKEEPING)] \
-                if case.name in ("make_shuffle_dyck", "make_shuffle_dyck2") else []
-            yield pytest.param(case, n, id=f"{case.name}-{n}", marks=marks)
+            yield pytest.param(case, n, id=f"{case.name}-{n}")
 
 
 @pytest.mark.parametrize("case,n", list(_lib_params()))
@@ -75,7 +67,6 @@ def test_every_lib_program_verifies(case, n):
     verify_exactness(craft_program(case.make(n), case.vocab, n))
 
 
-@pytest.mark.xfail(strict=True, reason=HEAD_BOOKKEEPING)
 def test_random_programs_verify():
     refusals = []
     for seed in range(150):
@@ -151,7 +142,6 @@ def _threshold_program() -> tuple[craft.ProgramOp, craft.CraftOp]:
     return program, reader
 
 
-@pytest.mark.xfail(strict=True, reason=HEAD_BOOKKEEPING)
 def test_a_discretising_map_of_a_mean_verifies():
     program, reader = _threshold_program()
     verify_exactness(program)

@@ -51,11 +51,17 @@ PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "lower-rasp-to-craft": _lazy("tracr_ir.passes.lower_rasp_to_craft", "LowerRaspToCraft"),
     "craft-allocate-layers": _lazy("tracr_ir.passes.craft_allocate_layers",
                                    "CraftAllocateLayers"),
+    "craft-verify-exactness": _lazy("tracr_ir.passes.craft_verify_exactness",
+                                    "CraftVerifyExactness"),
     "craft-layout-residual": _lazy("tracr_ir.passes.craft_layout_residual",
                                    "CraftLayoutResidual"),
     "lower-craft-to-transformer": _lazy("tracr_ir.passes.lower_craft_to_transformer",
                                         "LowerCraftToTransformer"),
 }
+
+
+_OWN_PASSES = frozenset(PASSES)
+_OWN_DIALECTS = frozenset(DIALECTS)
 
 
 def register_pass(pass_class: PassT) -> PassT:
@@ -69,9 +75,21 @@ def register_pass(pass_class: PassT) -> PassT:
     return pass_class
 
 
+def unregister_pass(name: str) -> None:
+    """Forget a pass `register_pass` added (the project's own passes stay)."""
+    if name in PASSES and name not in _OWN_PASSES:
+        del PASSES[name]
+
+
 def register_dialect(name: str, factory: Callable[[], Dialect]) -> None:
     """Make a user's dialect available to `tracr-opt` and the parser."""
     DIALECTS[name] = factory
+
+
+def unregister_dialect(name: str) -> None:
+    """Forget a dialect `register_dialect` added (the project's own dialects stay)."""
+    if name in DIALECTS and name not in _OWN_DIALECTS:
+        del DIALECTS[name]
 
 
 def all_dialects() -> dict[str, Callable[[], Dialect]]:

@@ -27,7 +27,7 @@ from xdsl.interpreter import (
 
 from tracr_ir import rasp as rasp_front
 from tracr_ir.dialects import rasp
-from tracr_ir.errors import EvaluationError
+from tracr_ir.errors import EvaluationError, PipelineError
 from tracr_ir.values import format_value
 
 
@@ -132,9 +132,14 @@ def register_interpreter(functions: InterpreterFunctions) -> InterpreterFunction
     """Add the `@impl`s of `functions` (an `InterpreterFunctions` instance) for ops of a
     user's dialect; they run wherever the rasp stage is interpreted (`interpret`,
     `assert_equivalent`, witness search)."""
-    if not any(type(f) is type(functions) for f in _REGISTERED):
-        _REGISTERED.append(functions)
+    unregister_interpreter(type(functions))
+    _REGISTERED.append(functions)
     return functions
+
+
+def unregister_interpreter(kind: type[InterpreterFunctions]) -> None:
+    """Drop the registered implementations of class `kind`."""
+    _REGISTERED[:] = [f for f in _REGISTERED if type(f) is not kind]
 
 
 class _Current(Interpreter.Listener):
@@ -157,11 +162,13 @@ def _interpreter(program: rasp.ProgramOp, length: int) -> tuple[Interpreter, _Cu
     return interpreter, current
 
 
-def _no_impl(current: _Current, error: InterpretationError) -> EvaluationError:
+def _no_impl(current: _Current, error: InterpretationError) -> PipelineError:
+    """Not an evaluation error (the program is not undefined on the input): the pipeline
+    lacks an implementation, which no caller may take for an input the program rejects."""
     op = current.op
     where = describe(op) if op is not None else "an op"
-    return EvaluationError(f"no interpreter implementation for {where} "
-                           f"(tracr_ir.interpreters.rasp.register_interpreter): {error}")
+    return PipelineError(f"no interpreter implementation for {where} "
+                         f"(tracr_ir.interpreters.rasp.register_interpreter): {error}")
 
 
 def describe(op: Operation) -> str:
@@ -171,7 +178,15 @@ def describe(op: Operation) -> str:
 
 
 def run_program(program: rasp.ProgramOp, xs: list[Any]) -> list[Any]:
-    """The program's output on `xs` (tokens without BOS)."""
+    """The program's output on `xs` (tokens without BOS); for a causal program, what a
+    causal model computes: position i of the output on the prefix `xs[:i + 1]`
+    (`rasp.evaluate_causal`)."""
+    if program.is_causal:
+        return [_run(program, list(xs[:i + 1]))[i] for i in range(len(xs))]
+    return _run(program, list(xs))
+
+
+def _run(program: rasp.ProgramOp, xs: list[Any]) -> list[Any]:
     interpreter, current = _interpreter(program, len(xs))
     try:
         (result,) = interpreter.run_ssacfg_region(program.body,

@@ -39,7 +39,6 @@ from xdsl.ir import Operation, SSAValue
 from xdsl.pattern_rewriter import PatternRewriter, RewritePattern
 
 from tracr_ir.analysis.selectors import terms as selector_terms
-from tracr_ir.craft import numerics
 from tracr_ir.craft.bases import Space
 from tracr_ir.dialects import craft, rasp
 from tracr_ir.errors import PipelineError
@@ -111,7 +110,7 @@ def lower_map(state: LoweringState, label: str, x: SSAValue, table: dict,
     out = state.space(label, y)
     if is_constant_table(table, x):
         fill = next(iter(table.values()), None)
-        return state.add(craft.ConstantMLPOp(label, fill, out), 0.0)
+        return state.add(craft.ConstantMLPOp(label, fill, out))
     if encoding(x) == CAT:
         return state.lookup(label, state.get_cat(x), table, out)
     xn = state.natural(x)
@@ -120,10 +119,7 @@ def lower_map(state: LoweringState, label: str, x: SSAValue, table: dict,
     line = affine(table)
     if line is not None:
         alpha, beta = line
-        magnitude = max(abs(float(v)) for v in table)
-        error = abs(alpha) * state.err[xn] + numerics.float32_error_estimate(
-            abs(alpha) * magnitude + abs(beta))
-        return state.add(craft.LinearMLPOp(label, [xn], [alpha], beta, out), error)
+        return state.add(craft.LinearMLPOp(label, [xn], [alpha], beta, out))
     direct = state.discretise(label, xn, table, out)
     if state.err[direct] <= state.required(y):
         return direct
@@ -191,15 +187,10 @@ class LowerLinearSequenceMap(RaspLowering):
         terms = [(s, f) for s, f in ((op.fst, a), (op.snd, b)) if f]
         xs = [state.get_num(s) for s, _ in terms]
         factors = [f for _, f in terms]
-        mass = sum(abs(float(f)) * max((abs(float(v)) for v in state.values(s)), default=0.0)
-                   for s, f in terms)
-        error = (sum(abs(f) * state.err[x] for f, x in zip(factors, xs))
-                 + numerics.float32_error_estimate(mass))
         if encoding(y) == NUM:
-            return state.add(craft.LinearMLPOp(label, xs, factors, 0, state.space(label, y)),
-                             error)
+            return state.add(craft.LinearMLPOp(label, xs, factors, 0, state.space(label, y)))
         mid = state.fresh(f"{label}_sum")
-        total = state.add(craft.LinearMLPOp(mid, xs, factors, 0, Space.numerical(mid)), error)
+        total = state.add(craft.LinearMLPOp(mid, xs, factors, 0, Space.numerical(mid)))
         return state.discretise(label, total, {v: v for v in state.values(y)},
                                 state.space(label, y))
 
@@ -213,7 +204,7 @@ class LowerFull(RaspLowering):
     def lower(self, op: rasp.FullOp, state: LoweringState) -> SSAValue:
         label = op.label.data
         return state.add(craft.ConstantMLPOp(label, op.fill.data,
-                                             state.space(label, op.output)), 0.0)
+                                             state.space(label, op.output)))
 
 
 def selector_reads(selector: SSAValue) -> list[Read]:
@@ -244,12 +235,13 @@ class LowerAggregate(RaspLowering):
         req = state.required(y)
         if encoding(y) == NUM:
             value = state.get_num(op.sop)
-            magnitude = _round_up(max((abs(float(v)) for v in state.values(op.sop)),
-                                      default=0.0) + state.err[value])
-            tolerance = min(req - state.err[value], max(magnitude, 1.0) / 4)
+            bound = state.bounds[value]
+            magnitude = _round_up(max(max((abs(float(v)) for v in state.values(op.sop)),
+                                          default=0.0), bound.magnitude) + bound.error)
+            tolerance = min(req - bound.error, max(magnitude, 1.0) / 4)
             state.check_scale(tolerance, magnitude, label)
             return state.add(craft.NumericalAttentionOp(
-                label, value, terms, tolerance, magnitude, state.space(label, y)), tolerance)
+                label, value, terms, tolerance, magnitude, state.space(label, y)))
         value = state.get_cat(op.sop)
         tolerance = req - state.err[value]
         state.check_scale(tolerance, 1.0, label)
@@ -257,11 +249,10 @@ class LowerAggregate(RaspLowering):
         values = [d.value for d in value.type.space]  # type: ignore[attr-defined]
         if default is None or "always_selects" in op.attributes:
             return state.add(craft.CategoricalAttentionOp(
-                label, value, terms, tolerance, state.space(label, y)), tolerance)
+                label, value, terms, tolerance, state.space(label, y)))
         raw_label = state.fresh(f"{label}_raw")
         raw = state.add(craft.CategoricalAttentionOp(
-            raw_label, value, terms, tolerance, Space.categorical(raw_label, values)),
-            tolerance)
+            raw_label, value, terms, tolerance, Space.categorical(raw_label, values)))
         table: dict[Any, Any] = {v: v for v in values}
         table[None] = default
         return state.lookup(label, raw, table, state.space(label, y))
@@ -277,16 +268,14 @@ class LowerSelectorWidth(RaspLowering):
         label, y = op.label.data, op.output
         terms = state.terms(op.selector)
         if encoding(y) == CAT:
-            return state.add(craft.SelectorWidthOp(label, terms, state.space(label, y)), 0.0)
+            return state.add(craft.SelectorWidthOp(label, terms, state.space(label, y)))
         width = craft.SelectorWidthOp(label, terms, state.space(label, y))
-        error = width.block(state.L).mlp.float32_error
-        if error <= state.required(y):
-            return state.add(width, error)
+        if state.bound_of(width).error <= state.required(y):
+            return state.add(width)
         width.erase()
         values = state.values(y)
         mid = state.fresh(f"{label}_cat")
-        cat = state.add(craft.SelectorWidthOp(mid, terms, Space.categorical(mid, values)),
-                        0.0)
+        cat = state.add(craft.SelectorWidthOp(mid, terms, Space.categorical(mid, values)))
         return state.lookup(label, cat, {v: v for v in values}, state.space(label, y))
 
 

@@ -1,7 +1,8 @@
 """Precision budgets of the rasp -> craft lowering, and the tables its rules share.
 
 Tolerances flow backward from the program's output (`rasp-annotate-precision`), errors
-forward from the inputs (`LoweringState`), per docs/exactness.md:
+forward from the inputs (`LoweringState`), per docs/exactness.md (the constants shared with the craft exactness verifier are in
+`tracr_ir.craft.tolerances`):
 - A categorical s-op read by an MLP (or decoded as the output) must be within l1 1/16 of its
   one-hot (MLP readers are exact up to 1/4; a SequenceMap sums two operands' errors).
 - A numerical s-op read by a discretising MLP must be within a quarter of the smallest gap
@@ -21,27 +22,20 @@ from typing import Any, Protocol
 from xdsl.ir import Operation, SSAValue
 
 from tracr_ir.craft import mlp as craft_mlp
+from tracr_ir.craft.tolerances import EXACT, MLP_READ_TOLERANCE, output_tolerance
 from tracr_ir.dialects import rasp
 from tracr_ir.dialects.rasp_attrs import NeedsAttr
 from tracr_ir.errors import UnsupportedProgramError
 from tracr_ir.values import format_value
 
-#: l1 error a categorical s-op read by an MLP (or decoded as the output) may carry.
-MLP_READ_TOLERANCE = 1 / 16
 #: A discretising reader accepts this fraction of the gap around its thresholds.
 GAP_FRACTION = 1 / 4
-#: A numerical output is within max(OUTPUT_TOLERANCE, OUTPUT_RELATIVE x max |value|) of the
-#: evaluator's (1e-4 is the promise; large values get a few float32 ulps).
-OUTPUT_TOLERANCE = 5e-5
-OUTPUT_RELATIVE = 1e-6
 #: A linear map gives each of its (two) inputs this share of its tolerance over the input's
 #: factor, keeping a tenth for its own float32 rounding.
 LINEAR_SHARE = 0.45
 #: A discretising MLP refuses input values closer than this (times max(1, max |value|)):
 #: float32 attention means carry ~1e-6 of rounding, and the slopes grow like 1/gap.
 FLOAT32_GAP = 2.0 ** -16
-#: Errors below this count as exact (float32 rounding of an MLP's one-hot output).
-EXACT = 1e-6
 
 CAT, NUM, EXACT_FORM = "categorical", "numerical", "exact"
 #: The attribute holding an op's result's `#rasp.needs<...>`.
@@ -53,7 +47,11 @@ Read = tuple[SSAValue, str, float]
 
 
 class Analysis(Protocol):
-    """What a precision rule may ask: an s-op's values and what its readers need of it."""
+    """What a precision rule may ask: the program, an s-op's values and what its readers
+    need of it."""
+
+    @property
+    def program(self) -> rasp.ProgramOp: ...
 
     def values(self, v: SSAValue) -> list[Any]: ...
 
@@ -92,9 +90,9 @@ def required_from(needs: tuple[float | None, float | None] | None, v: SSAValue) 
     return math.inf if num is None else num  # not read: a dead value, erased at the end
 
 
-def output_tolerance(values: Iterable[Any]) -> float:
-    magnitude = max((abs(float(x)) for x in values), default=0.0)
-    return max(OUTPUT_TOLERANCE, OUTPUT_RELATIVE * magnitude)
+def output_tolerance_of(values: Iterable[Any]) -> float:
+    """How far a numerical program output holding `values` may be off."""
+    return output_tolerance(max((abs(float(x)) for x in values), default=0.0))
 
 
 ### Tables.

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from xdsl.dialects.builtin import UnrealizedConversionCastOp
@@ -29,6 +30,7 @@ from xdsl.rewriter import InsertPoint
 from tracr_ir.analysis.selectors import terms
 from tracr_ir.craft import numerics
 from tracr_ir.craft.bases import Space
+from tracr_ir.craft.tolerances import Bound, fits
 from tracr_ir.dialects import craft, rasp
 from tracr_ir.errors import PipelineError, UnsupportedProgramError
 from tracr_ir.interpreters.rasp import describe
@@ -63,7 +65,8 @@ class LoweringState:
                                  if "label" in op.properties}  # type: ignore[attr-defined]
         # rasp value (block argument or cast result) -> form -> craft value
         self.forms: dict[SSAValue, dict[str, SSAValue]] = {}
-        self.err: dict[SSAValue, float] = {}
+        #: The bound of each craft value, as its op states it (`CraftOp.output_bound`).
+        self.bounds: dict[SSAValue, Bound] = {}
         self.products: dict[tuple, SSAValue] = {}
         self.entry: list[UnrealizedConversionCastOp] = []
         self.rewriter: PatternRewriter | None = None
@@ -78,9 +81,14 @@ class LoweringState:
             cast.results[0].name_hint = f"{arg.name_hint}_c"
             self.entry.append(cast)
             self.forms[arg] = {CAT: cast.results[0]}
-            self.err[cast.results[0]] = 0.0
+            self.bounds[cast.results[0]] = Bound.categorical(0.0)
 
     ## What patterns read.
+
+    @property
+    def program(self) -> rasp.ProgramOp:
+        """The `rasp.program` being lowered (its `tokens`, `indices`, `length`, ...)."""
+        return self.src
 
     def values(self, v: SSAValue) -> list[Any]:
         """The values other than None `v` can hold (its refined value set)."""
@@ -159,29 +167,47 @@ class LoweringState:
 
     ## Building.
 
-    def add(self, op: craft.CraftOp, error: float) -> SSAValue:
-        """Insert `op` before the op being lowered; its output is within `error`."""
+    def error(self, value: SSAValue) -> float:
+        """How far the craft value `value` may be from its intended value (l1 for
+        categorical)."""
+        return self.bounds[value].error
+
+    @property
+    def err(self) -> _Errors:
+        """`state.err[value]`: `error(value)` as a mapping."""
+        return _Errors(self.bounds)
+
+    def add(self, op: craft.CraftOp, error: float | None = None) -> SSAValue:
+        """Insert `op` before the op being lowered. Its output's bound is the one the op
+        states for its operands' bounds (`output_bound`, which the craft exactness verifier
+        checks too); an `error` a pattern claims can only make it larger."""
         if self.rewriter is None or self.current is None:
             raise PipelineError("LoweringState.add outside a pattern's rewrite")
+        bound = self.bound_of(op)
+        if error is not None and error > bound.error:
+            bound = Bound(error, low=bound.low, high=bound.high)
         self.rewriter.insert(op, InsertPoint.before(self.current))
         result = op.output
         result.name_hint = _hint(op.label_text)
-        self.err[result] = error
+        self.bounds[result] = bound
         return result
+
+    def bound_of(self, op: craft.CraftOp) -> Bound:
+        """The bound `op`'s output would have (its operands already added)."""
+        return op.output_bound([self.bounds[v] for v in op.operands], self.L)
 
     def erase(self, value: SSAValue) -> None:
         """Erase a block just added (e.g. a construction that turned out too inexact)."""
         assert self.rewriter is not None and isinstance(value.owner, Operation)
         self.rewriter.erase(value.owner)
-        self.err.pop(value, None)
+        self.bounds.pop(value, None)
 
     def lookup(self, label: str, x: SSAValue, table: dict, out: Space) -> SSAValue:
         """A categorical_mlp (exact output; float32 estimate for numerical outputs)."""
         numerical = len(out) == 1 and out[0].value is None
         if numerical:
             table = {k: (0 if v is None else v) for k, v in table.items()}
-        op = craft.CategoricalMLPOp(label, x, table, out)
-        return self.add(op, op.block(self.L).float32_error if numerical else 0.0)
+        return self.add(craft.CategoricalMLPOp(label, x, table, out))
 
     def discretise(self, label: str, x: SSAValue, table: dict, out: Space) -> SSAValue:
         """A numerical_mlp on `x`'s error bound; refused if `x` is too noisy for it."""
@@ -191,9 +217,7 @@ class LoweringState:
             raise UnsupportedProgramError(
                 f"its input values are {gap:.3g} apart where its output changes, but the "
                 f"input is only known within {self.err[x]:.3g}", label)
-        op = craft.NumericalMLPOp(label, x, table, self.err[x], out)
-        numerical = len(out) == 1 and out[0].value is None
-        return self.add(op, op.block(self.L).float32_error if numerical else 0.0)
+        return self.add(craft.NumericalMLPOp(label, x, table, self.err[x], out))
 
     def pairs(self, label: str, a: SSAValue, b: SSAValue, f: Any, y: SSAValue) -> SSAValue:
         """A sequence_map_mlp of the categorical forms of `a` and `b` through `f(pair)`."""
@@ -207,8 +231,7 @@ class LoweringState:
         numerical = encoding(y) == NUM
         if numerical:
             table = {k: (0 if v is None else v) for k, v in table.items()}
-        op = craft.SequenceMapMLPOp(label, ca, cb, table, self.space(label, y))
-        return self.add(op, op.block(self.L).float32_error if numerical else 0.0)
+        return self.add(craft.SequenceMapMLPOp(label, ca, cb, table, self.space(label, y)))
 
     def terms(self, selector: SSAValue) -> list[craft.Term]:
         """The attention terms of a selector in normal form (`rasp-normalize-selectors`)."""
@@ -247,7 +270,7 @@ class LoweringState:
         y = op.results[0]
         value.name_hint = y.name_hint
         req = self.required(y)
-        if self.err[value] > req:
+        if not fits(self.err[value], req):
             raise UnsupportedProgramError(
                 f"its readers need it within {req:.3g}, but its construction only "
                 f"guarantees {self.err[value]:.3g}", label_of(y))
@@ -268,3 +291,19 @@ def check_numbers(v: SSAValue, label: str, what: str) -> None:
         if type(x) not in (bool, int, float) or not math.isfinite(float(x)):
             raise UnsupportedProgramError(
                 f"{what} holds finite numbers only, not {format_value(x)}", label)
+
+
+class _Errors(Mapping):
+    """The errors of craft values, read from their bounds."""
+
+    def __init__(self, bounds: dict[SSAValue, Bound]):
+        self._bounds = bounds
+
+    def __getitem__(self, value: SSAValue) -> float:
+        return self._bounds[value].error
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._bounds)
+
+    def __len__(self) -> int:
+        return len(self._bounds)

@@ -43,7 +43,7 @@ from tracr_ir.lowering.precision import (
     NUM,
     encoding,
     label_of,
-    output_tolerance,
+    output_tolerance_of,
     required_from,
     resolvable,
     set_needs,
@@ -56,7 +56,8 @@ ANNOTATED = "annotated"
 class Precision:
     """The needs found so far, per s-op and form (min over readers)."""
 
-    def __init__(self) -> None:
+    def __init__(self, program: rasp.ProgramOp) -> None:
+        self.program = program
         self.needs: dict[SSAValue, dict[str, float]] = {}
 
     def values(self, v: SSAValue) -> list[Any]:
@@ -86,10 +87,10 @@ def annotate(program: rasp.ProgramOp) -> None:
     """Write `needs` on every op whose result is read (see the module docstring)."""
     if NORMALIZED not in program.attributes:
         normalize_selectors(program)
-    precision = Precision()
+    precision = Precision(program)
     out = program.output.value
     if encoding(out) == NUM:
-        precision.need(out, NUM, output_tolerance(precision.values(out)))
+        precision.need(out, NUM, output_tolerance_of(precision.values(out)))
     else:
         precision.need(out, CAT, MLP_READ_TOLERANCE)
     ops: list[Operation] = list(program.block.ops)[:-1]

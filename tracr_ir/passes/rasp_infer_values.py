@@ -320,6 +320,11 @@ def register_inference(pattern: RewritePattern) -> RewritePattern:
     return pattern
 
 
+def unregister_inference(pattern: RewritePattern) -> None:
+    if pattern in INFERENCES:
+        INFERENCES.remove(pattern)
+
+
 def check_all_inferred(program: rasp.ProgramOp) -> None:
     """Every s-op result has a value set after the sweep, or an error naming its op."""
     for op in program.block.ops:

@@ -32,6 +32,8 @@ from xdsl.passes import ModulePass
 from tracr_ir.dialects import rasp
 from tracr_ir.errors import UnsupportedProgramError
 
+#: Ops whose position i reads only position i of their operands.
+_ELEMENTWISE = (rasp.MapOp, rasp.SequenceMapOp, rasp.LinearSequenceMapOp, rasp.FullOp)
 _BACKWARD = {rasp.Comparison.LEQ, rasp.Comparison.LT, rasp.Comparison.EQ}
 
 
@@ -99,15 +101,25 @@ def check_causal(program: rasp.ProgramOp) -> None:
                 and all(stable[q] for q in queries)
                 and selects_backward(op.selector, program)
             )
-        elif isinstance(op, rasp.RaspOp) and isinstance(op.results[0].type, rasp.SOpType):
+        elif isinstance(op, _ELEMENTWISE) or getattr(op, "ELEMENTWISE", False):
             stable[op.results[0]] = all(stable.get(v, True) for v in op.operands)
             at_end[op.results[0]] = next(
                 (at_end[v] for v in op.operands if at_end.get(v)), None
             )
+        elif op.results and isinstance(op.results[0].type, rasp.SOpType):
+            # An op of another dialect: nothing is known of how it mixes positions.
+            stable[op.results[0]] = False
+            label = op.properties.get("label")
+            at_end[op.results[0]] = (
+                f"{op.name} '{label.data if label is not None else '?'}' has no causal rule "
+                "(an op whose position i depends only on position i of its operands can "
+                "say so with the class attribute ELEMENTWISE = True)")
     reason = at_end[program.output.value]
     if reason is not None:
+        owner = program.output.value.owner
+        label = owner.properties.get("label") if isinstance(owner, Operation) else None
         raise UnsupportedProgramError(f"cannot be compiled causally: {reason}",
-                                      program.output.value.owner.label.data)
+                                      label.data if label is not None else None)
 
 
 @dataclass(frozen=True)
