@@ -66,8 +66,7 @@ from xdsl.utils.exceptions import VerifyException
 
 from tracr_ir.dialects.program import Settings, StageProgramOp, checked_parent, parse_index
 from tracr_ir.dialects.rasp import CATEGORICAL, NUMERICAL
-from tracr_ir.interpreters.transformer import (ABSENT, MLP, Head, Label, LabelLike, Layer,
-                                               ModelWeights, Output)
+from tracr_ir.model import ABSENT, MLP, Head, Label, LabelLike, Layer, ModelWeights, Output
 from tracr_ir.values import (Value, format_value, parse_optional_string, parse_string,
                              parse_value)
 

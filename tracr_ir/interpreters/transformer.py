@@ -1,5 +1,5 @@
-"""The transformer model as numpy data, its float32 forward, and the encoding and decoding that
-the `transformer` dialect's interpreter and the JAX backend share.
+"""The float32 forward of a transformer model (`tracr_ir.model`), and the encoding and decoding
+that the `transformer` dialect's interpreter and the JAX backend share.
 
 ```python
 interpret(module, [1, 2, 1])        # tracr_ir.compiler.interpret: decoded, without BOS
@@ -7,187 +7,31 @@ w = model_op.weights()              # a ModelWeights
 result = forward(w, np.array(encode(w, ["BOS", 1, 2, 1])))
 decode_output(w.output, result.output)   # [<BOS position>, out1, out2, out3]
 ```
-`ModelWeights` (labels, embeddings, layers of `Head`s and an `MLP`, `Output`) is what
-`tracr_ir.dialects.transformer.build_model` turns into IR and `ModelOp.weights()` reads back.
+The model's data (`ModelWeights`, `Head`, `MLP`, `Layer`, `Output`, `Label`) is defined in
+`tracr_ir.model` and importable from here too.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Union
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tracr_ir.dialects.rasp import CATEGORICAL
 from tracr_ir.errors import InputError
-from tracr_ir.values import Value, canonical_values, format_value, format_value_set
+from tracr_ir.inputs import unknown_token
+from tracr_ir.model import (ABSENT, MLP, Head, Label, LabelLike, Layer, ModelWeights, Output,
+                            as_f32)
+from tracr_ir.values import Value
 
 if TYPE_CHECKING:
     from tracr_ir.dialects.transformer import ModelOp
 
-### The model as numpy data.
-
-
-class _Absent:
-    """The value of a label that has none (`one`, a numerical s-op's direction)."""
-
-    def __repr__(self) -> str:
-        return "ABSENT"
-
-    def __reduce__(self) -> str:  # copies and pickles stay the singleton
-        return "ABSENT"
-
-
-ABSENT: Any = _Absent()
-_BARE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$.]*\Z")
-
-
-@dataclass(frozen=True)
-class Label:
-    """One residual direction: `Label("tokens", 1)` is `tokens:1`, `Label("one")` is `one`."""
-
-    name: str
-    value: Value = ABSENT
-
-    @property
-    def has_value(self) -> bool:
-        return self.value is not ABSENT
-
-    @staticmethod
-    def of(label: LabelLike) -> Label:
-        """From a `Label`, `"name"`, `(name, value)`, or an object with `.name` and `.value`
-        such as a craft `Direction` (whose value None means no value)."""
-        if isinstance(label, Label):
-            return label
-        if isinstance(label, str):
-            return Label(label)
-        if isinstance(label, tuple) and len(label) == 2:
-            return Label(*label)
-        value = getattr(label, "value", None)
-        return Label(label.name, ABSENT if value is None else value)
-
-    def __str__(self) -> str:
-        name = self.name if _BARE_NAME.match(self.name) else format_value(self.name)
-        return f"{name}:{format_value(self.value)}" if self.has_value else name
-
-
-LabelLike = Union[Label, str, tuple, Any]
-
-
-def as_f32(array: Any, ndim: int) -> np.ndarray:
-    """A read-only float32 copy."""
-    a = np.array(array, dtype=np.float32, ndmin=ndim)
-    a.setflags(write=False)
-    return a
-
-
-class _Weights:
-    WEIGHTS: ClassVar[tuple[str, ...]]
-
-    def __post_init__(self) -> None:
-        for name in self.WEIGHTS:
-            object.__setattr__(self, name, as_f32(getattr(self, name), 1 + (name[0] == "w")))
-
-
-@dataclass(frozen=True, eq=False)
-class Head(_Weights):
-    """w_q, w_k [d_model, d_head], w_v [d_model, d_head_v], w_o [d_head_v, d_model]."""
-
-    w_q: np.ndarray
-    w_k: np.ndarray
-    w_v: np.ndarray
-    w_o: np.ndarray
-    label: str = ""
-    WEIGHTS: ClassVar[tuple[str, ...]] = ("w_q", "w_k", "w_v", "w_o")
-
-
-@dataclass(frozen=True, eq=False)
-class MLP(_Weights):
-    """relu(x w_1 + b_1) w_2 + b_2: w_1 [d_model, hidden], w_2 [hidden, d_model]."""
-
-    w_1: np.ndarray
-    b_1: np.ndarray
-    w_2: np.ndarray
-    b_2: np.ndarray
-    label: str = ""
-    WEIGHTS: ClassVar[tuple[str, ...]] = ("w_1", "b_1", "w_2", "b_2")
-
-    @staticmethod
-    def empty(d_model: int) -> MLP:
-        return MLP(np.zeros((d_model, 0)), np.zeros(0), np.zeros((0, d_model)), np.zeros(d_model))
-
-    @property
-    def hidden(self) -> int:
-        return self.w_1.shape[1]
-
-
-@dataclass(frozen=True, eq=False)
-class Layer:
-    """One layer: its heads (maybe none), then its MLP (None for an empty one)."""
-
-    heads: Sequence[Head] = ()
-    mlp: MLP | None = None
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "heads", tuple(self.heads))
-
-
-@dataclass(frozen=True)
-class Output:
-    """The output s-op: `categorical` over labels with values, or `numerical` over one label."""
-
-    encoding: str
-    labels: Sequence[LabelLike]
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "labels", tuple(Label.of(x) for x in self.labels))
-
-
-@dataclass(frozen=True, eq=False)
-class ModelWeights:
-    """Everything a `transformer.model` holds, weights as read-only float32 numpy arrays."""
-
-    vocab: Sequence[Value]
-    max_seq_len: int
-    residual: Sequence[LabelLike]
-    token_embed: np.ndarray  # [len(vocab) + 2, d_model]: the vocab, BOS, PAD
-    pos_embed: np.ndarray  # [max_seq_len + 1, d_model]
-    layers: Sequence[Layer | tuple]  # a tuple is Layer's arguments
-    output: Output | tuple  # a tuple is Output's arguments
-    bos: str = "BOS"
-    pad: str = "PAD"
-    causal: bool = False
-    output_indices: tuple[int, ...] = field(init=False)  # of output.labels in the residual
-
-    def __post_init__(self) -> None:
-        def set_(name: str, value: Any) -> None:
-            object.__setattr__(self, name, value)
-
-        set_("vocab", canonical_values(self.vocab, where="vocab"))
-        set_("residual", tuple(Label.of(x) for x in self.residual))
-        set_("token_embed", as_f32(self.token_embed, 2))
-        set_("pos_embed", as_f32(self.pos_embed, 2))
-        set_("layers", tuple(x if isinstance(x, Layer) else Layer(*x) for x in self.layers))
-        set_("output", self.output if isinstance(self.output, Output) else Output(*self.output))
-        index = {label: i for i, label in enumerate(self.residual)}
-        set_("output_indices", tuple(index.get(x, -1) for x in self.output.labels))
-
-    @property
-    def d_model(self) -> int:
-        return len(self.residual)
-
-    @property
-    def token_ids(self) -> dict[Value, int]:
-        """Token -> row of `token_embed`: the vocab in order, then BOS and PAD."""
-        ids = {token: i for i, token in enumerate(self.vocab)}
-        return {**ids, self.bos: len(ids), self.pad: len(ids) + 1}
-
-    def mlps(self) -> list[MLP]:
-        """Each layer's MLP, an empty one where the layer has none."""
-        return [x.mlp or MLP.empty(self.d_model) for x in self.layers]
-
+__all__ = ["ABSENT", "MLP", "Forward", "Head", "Label", "LabelLike", "Layer", "ModelWeights",
+           "Output", "as_f32", "decode_output", "encode", "forward", "param_arrays", "run_layers",
+           "run_model", "unknown_token", "visible_keys"]
 
 ### Running it.
 
@@ -218,15 +62,6 @@ def encode(w: ModelWeights, seq: Sequence[Any]) -> list[int]:
             raise InputError(unknown_token(token, i, w.vocab))
         encoded.append(ids[token])
     return encoded
-
-
-def unknown_token(token: Any, position: int, vocab: Sequence[Value]) -> str:
-    """The message for a token that is not in the vocab (its type named when that is why)."""
-    kinds = {type(v).__name__ for v in vocab}
-    kind = "" if type(token).__name__ in kinds else f" (a {type(token).__name__})"
-    shown = format_value_set(vocab) if len(vocab) <= 12 else (
-        format_value_set(vocab[:12])[:-1] + f", ... ({len(vocab)} tokens)}}")
-    return f"token {token!r}{kind} at position {position} is not in the vocab {shown}"
 
 
 def _is(token: Any, special: str) -> bool:
