@@ -7,10 +7,8 @@ model.apply(["BOS", "a", "b", "a"]).decoded   # ["BOS", 2, 1, 2]
 ```
 """
 
-from tracr_ir import errors, rasp, xdsl_fixes
+from tracr_ir import errors, rasp
 from tracr_ir.universe import register_dialect, register_pass
-
-xdsl_fixes.apply()
 
 __all__ = ["compile_rasp_to_model", "errors", "lib", "load", "rasp", "register_dialect",
            "register_pass"]

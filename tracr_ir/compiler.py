@@ -5,34 +5,49 @@ module = to_ir(program, vocab={1, 2, 3}, max_seq_len=5)
 module = run_pipeline(module, "rasp-infer-values")
 interpret(module, [3, 1, 2])      # == rasp.evaluate(program, [3, 1, 2])
 ```
+The compiler API also re-exports what it is built on: the IR text helpers (`make_context`,
+`parse_module`, `print_module`, `verify_module`) of `tracr_ir.ir_text`, `check_input` of
+`tracr_ir.inputs` and `stage_op` of `tracr_ir.dialects.program`. The model it returns is the
+JAX backend's `tracr_ir.backends.jax.CompiledModel`, imported only when a model is built.
 """
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass, PassPipeline
-from xdsl.printer import Printer
-from xdsl.utils.exceptions import DiagnosticException, ParseError, VerifyException
+from xdsl.utils.exceptions import DiagnosticException, VerifyException
 
 from tracr_ir import rasp as rasp_front
 from tracr_ir.dialects import craft, rasp, transformer
+from tracr_ir.dialects.program import stage_op
 from tracr_ir.errors import (
     EvaluationError,
-    InputError,
     IRError,
     PipelineError,
     TracrIRError,
     UnsupportedProgramError,
 )
-from tracr_ir.universe import PASSES, all_dialects
+from tracr_ir.inputs import check_input
+from tracr_ir.ir_text import make_context, parse_module, print_module, verify_module
+from tracr_ir.universe import PASSES
 from tracr_ir.values import canonical_values, check_value, format_value
+
+if TYPE_CHECKING:
+    from tracr_ir.backends.jax import CompiledModel
+
+__all__ = [
+    "DEFAULT_PIPELINE", "INTERPRETERS", "STAGE_PIPELINES", "PipelineCallback", "StageIR",
+    "available_passes", "check_input", "compile_rasp_to_model", "default_pipeline",
+    "format_output", "interpret", "make_context", "parse_module", "parse_pipeline",
+    "print_module", "run_passes", "run_pipeline", "stage_name", "stage_op", "stage_pipeline",
+    "to_ir", "verify_module",
+]
 
 _RASP = "rasp-infer-values,rasp-verify-causal"
 _CRAFT = "lower-rasp-to-craft,craft-allocate-layers{strategy=%s},craft-layout-residual"
@@ -64,45 +79,8 @@ def default_pipeline(allocator: str = "greedy") -> str:
     """The whole pipeline with the given layer allocator (`greedy` or `solver`)."""
     return stage_pipeline("transformer", allocator)
 
+
 PipelineCallback = Callable[[ModulePass | None, ModuleOp, ModulePass | None], None]
-
-
-def make_context() -> Context:
-    """A context with builtin and every tracr-ir dialect (loaded lazily)."""
-    ctx = Context()
-    for name, factory in all_dialects().items():
-        ctx.register_dialect(name, factory)
-    return ctx
-
-
-### Text.
-
-
-def parse_module(text: str, ctx: Context | None = None, verify: bool = True) -> ModuleOp:
-    """Parse (and verify) IR text; errors are `IRError`s with the location."""
-    from xdsl.parser import Parser
-
-    try:
-        module = Parser(ctx or make_context(), text).parse_module()
-    except ParseError as e:
-        raise IRError(f"parse error: {e}") from None
-    if verify:
-        verify_module(module)
-    return module
-
-
-def verify_module(module: Operation, after: str | None = None) -> None:
-    try:
-        module.verify()
-    except (VerifyException, DiagnosticException) as e:
-        where = f" after pass '{after}'" if after else ""
-        raise IRError(f"invalid IR{where}: {str(e).splitlines()[0] if str(e) else e}") from None
-
-
-def print_module(module: Operation, generic: bool = False) -> str:
-    stream = io.StringIO()
-    Printer(stream=stream, print_generic_format=generic).print_op(module)
-    return stream.getvalue()
 
 
 ### Python RASP -> rasp dialect.
@@ -343,43 +321,14 @@ def _run_transformer(model: transformer.ModelOp, xs: list[Any]) -> list[Any]:
 INTERPRETERS[transformer.ModelOp] = _run_transformer
 
 
-def check_input(xs: Sequence[Any], vocab: Sequence[Any], max_seq_len: int) -> list[Any]:
-    """`xs` as a list, or an `InputError` naming the first bad position."""
-    if isinstance(xs, (str, bytes)) or not isinstance(xs, Sequence):
-        raise InputError(f"an input is a sequence of tokens, got {type(xs).__name__}")
-    if len(xs) > max_seq_len:
-        raise InputError(f"token {xs[max_seq_len]!r} at position {max_seq_len} is past "
-                         f"max_seq_len {max_seq_len}: the input has {len(xs)} tokens")
-    if not xs:
-        raise InputError("the input is empty")
-    allowed = set(vocab)
-    for i, token in enumerate(xs):
-        try:
-            known = token in allowed
-        except TypeError:
-            known = False
-        if not known:
-            from tracr_ir.interpreters.transformer import unknown_token
-
-            raise InputError(unknown_token(token, i, tuple(vocab)))
-    return list(xs)
-
-
-def stage_op(module: Operation) -> Operation:
-    """The single top-level stage op (a `rasp.program`, ...) of a module."""
-    ops = list(module.regions[0].block.ops) if isinstance(module, ModuleOp) else [module]
-    stages = [op for op in ops if type(op) in INTERPRETERS]
-    if len(stages) != 1:
-        raise IRError(f"expected one program op in the module, found {len(stages)}")
-    return stages[0]
-
-
 def interpret(module: ModuleOp | str, xs: Sequence[Any]) -> list[Any]:
     """Run a module (or its IR text) of any stage on the tokens `xs` (without BOS)."""
     if isinstance(module, str):
         module = parse_module(module)
     op = stage_op(module)
-    xs = check_input(xs, op.vocab_values, op.length)  # type: ignore[attr-defined]
+    if type(op) not in INTERPRETERS:
+        raise IRError(f"no interpreter runs {op.name}")
+    xs = check_input(xs, op.vocab_values, op.length)
     try:
         return INTERPRETERS[type(op)](op, xs)
     except TracrIRError as e:
@@ -448,7 +397,7 @@ def compile_rasp_to_model(
     allocator: str = "greedy",
     pipeline: str | None = None,
     print_ir_after_all: bool = False,
-) -> Any:
+) -> CompiledModel:
     """Compile `program` into a jit-compiled JAX model (`tracr_ir.backends.jax.CompiledModel`).
 
     `pipeline` replaces the default pass spec (`default_pipeline(allocator)`); it must end in

@@ -1,6 +1,14 @@
-"""Fixes of xDSL 0.74.0 parser bugs that fuzzing the IR text found, applied on
-`import tracr_ir` (`apply`). Each turns a hang, a crash or an unlocated error into a parse
-error at the offending text.
+"""This project's parser: xDSL 0.74.0's `Parser` with the parser bugs fuzzing found fixed.
+
+```python
+module = TracrParser(ctx, text).parse_module()    # what `tracr_ir.ir_text.parse_module` does
+```
+Each fix turns a hang, a crash or an unlocated error into a parse error at the offending text.
+They live in subclasses (`TracrLexer`, `TracrParser`) that only this project's entry points
+use: `tracr_ir.ir_text.parse_module` (so `tracr_ir.compiler.parse_module`, `interpret` of IR
+text, `tracr_ir.load`, `tracr-run`) and `tracr-opt`. xDSL's own classes are left unchanged, so
+`xdsl-opt` and any other user of `xdsl.parser.Parser` parse exactly as xDSL does, even with
+tracr-ir installed (its `xdsl.universe` entry point imports `tracr_ir`).
 
 - The lexer's string-literal regex `"(?:[^"\\...]+|\\...)*"` nests quantifiers, so an
   unterminated string (a quote without its closing quote, e.g. a mutated hex weight) takes time
@@ -27,92 +35,148 @@ error at the offending text.
 
 from __future__ import annotations
 
-import functools
 import math
 import re
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, NoReturn
 
-from xdsl.dialects.builtin import DenseIntOrFPElementsAttr
-from xdsl.ir import Attribute, Block, ParametrizedAttribute
-from xdsl.parser import AttrParser, Parser
+from xdsl.context import Context
+from xdsl.dialects.builtin import DenseIntOrFPElementsAttr, UnregisteredAttr
+from xdsl.ir import Attribute, Block, ParametrizedAttribute, TypeAttribute
+from xdsl.parser import Parser, ParserState
 from xdsl.utils.exceptions import VerifyException
-from xdsl.utils.lexer import Span
+from xdsl.utils.lexer import Input, Position, Span
 from xdsl.utils.mlir_lexer import MLIRLexer, MLIRTokenKind
+
+__all__ = ["MAX_DENSE_ELEMENTS", "STRING_LITERAL", "TracrLexer", "TracrParser"]
 
 STRING_LITERAL = re.compile(r'"(?:[^"\\\n\v\f]++|\\(?:["nt\\]|[0-9A-Fa-f]{2}))*+"')
 MAX_DENSE_ELEMENTS = 1 << 28  # 1 GiB of f32
 
-T = TypeVar("T")
+# Packing a literal's values raises these for a value out of its element type's range.
+OUT_OF_RANGE = (OverflowError, ValueError)
 
 
-def located(parse: Callable[..., T], errors: tuple[type[Exception], ...]) -> Callable[..., T]:
-    """`parse` with the `errors` it raises turned into a parse error spanning the text it
-    read (xDSL raises them building what it parsed, outside its parse errors)."""
-    if getattr(parse, "_tracr_located", False):
-        return parse
+class TracrLexer(MLIRLexer):
+    """xDSL's lexer with a string-literal regex that runs in linear time."""
 
-    @functools.wraps(parse)
-    def wrapper(self: AttrParser, *args: Any) -> T:
+    _unescaped_characters_regex = STRING_LITERAL
+
+
+class TracrParser(Parser):
+    """xDSL's parser, lexing with `TracrLexer`, with the fixes of this module's docstring."""
+
+    def __init__(self, ctx: Context, input: str | bytes, name: str = "<unknown>") -> None:
+        # xDSL's constructor lexes the first token with its own lexer: give it nothing to
+        # lex, then start over on the text with ours.
+        super().__init__(ctx, "", name)
+        text = input.decode("utf-8") if isinstance(input, bytes) else input
+        self._parser_state = ParserState(TracrLexer(Input(text, name)))
+
+    def _raise_at(self, error: Exception, start: Position) -> NoReturn:
+        """A parse error spanning the text read since `start`, with `error`'s message (for
+        errors xDSL raises building what it parsed, outside its parse errors)."""
+        message = " ".join(map(str, error.args)) or type(error).__name__
+        self.raise_error(message, start, max(self.pos, start))
+
+    ### Attributes and types: errors raised while building them get a location.
+
+    def parse_optional_attribute(self) -> Attribute | None:
         start = self.pos
         try:
-            return parse(self, *args)
-        except errors as e:
-            message = " ".join(map(str, e.args)) or type(e).__name__
-            self.raise_error(message, start, max(self.pos, start))
+            return super().parse_optional_attribute()
+        except VerifyException as e:
+            self._raise_at(e, start)
 
-    wrapper._tracr_located = True  # type: ignore[attr-defined]
-    return wrapper
-
-
-def whole_elements(parse: Callable[..., DenseIntOrFPElementsAttr]
-                   ) -> Callable[..., DenseIntOrFPElementsAttr]:
-    """xDSL's dense-literal parser, refusing a buffer that is not a whole number of elements."""
-    if getattr(parse, "_tracr_whole", False):
-        return parse
-
-    @functools.wraps(parse)
-    def wrapper(self: AttrParser, *args: Any) -> DenseIntOrFPElementsAttr:
+    def parse_optional_type(self) -> TypeAttribute | None:
         start = self.pos
-        attr = parse(self, *args)
+        try:
+            return super().parse_optional_type()
+        except VerifyException as e:
+            self._raise_at(e, start)
+
+    def parse_optional_builtin_int_or_float_attr(self) -> Any:
+        start = self.pos
+        try:
+            return super().parse_optional_builtin_int_or_float_attr()
+        except OUT_OF_RANGE as e:
+            self._raise_at(e, start)
+
+    def _parse_dialect_type_or_attribute_body(
+        self, attr_name: str, is_type: bool, is_opaque: bool, starting_opaque_pos: Any
+    ) -> Attribute:
+        """xDSL's body of `!dialect.name<...>` / `#dialect.name<...>`; for an attribute in
+        the generic parameter syntax, the number of parameters is checked before it is built.
+        """
+        lookup = self.ctx.get_optional_type if is_type else self.ctx.get_optional_attr
+        attr_def = lookup(attr_name) if "." in attr_name else None
+        if not _generic_parameters(attr_def):
+            return super()._parse_dialect_type_or_attribute_body(
+                attr_name, is_type, is_opaque, starting_opaque_pos)
+        assert attr_def is not None
+        start = self.pos
+        params = list(attr_def.parse_parameters(self))
+        expected = len(attr_def.get_irdl_definition().parameters)
+        if len(params) != expected:
+            self.raise_error(f"{attr_def.name} takes {expected} parameter(s), got "
+                             f"{len(params)}", start, self.pos)
+        return attr_def.new(params)
+
+    ### Dense literals.
+
+    def parse_dense_int_or_fp_elements_attr(self, type: Any) -> DenseIntOrFPElementsAttr:
+        """xDSL's dense literal, refusing values out of range and a buffer that is not a
+        whole number of elements."""
+        start = self.pos
+        try:
+            attr = super().parse_dense_int_or_fp_elements_attr(type)
+        except OUT_OF_RANGE as e:
+            self._raise_at(e, start)
         size = attr.get_element_type().compile_time_size
         if len(attr.data.data) != size * len(attr):
             self.raise_error(f"dense literal of {len(attr.data.data)} bytes is not a whole "
                              f"number of {size}-byte elements", start, self.pos)
         return attr
 
-    wrapper._tracr_whole = True  # type: ignore[attr-defined]
-    return wrapper
-
-
-def bounded_size(parse: Callable[..., Any]) -> Callable[..., Any]:
-    """xDSL's parser of a dense literal's type, refusing more than `MAX_DENSE_ELEMENTS`."""
-    if getattr(parse, "_tracr_bounded", False):
-        return parse
-
-    @functools.wraps(parse)
-    def wrapper(self: AttrParser) -> Any:
+    def _parse_dense_literal_type(self) -> Any:
+        """xDSL's type of a dense literal, refusing more than `MAX_DENSE_ELEMENTS`."""
         start = self.pos
-        type = parse(self)
+        type = super()._parse_dense_literal_type()
         if (n := math.prod(type.get_shape())) > MAX_DENSE_ELEMENTS:
             self.raise_error(f"a dense literal of {n} elements is above the limit of "
                              f"{MAX_DENSE_ELEMENTS}", start, self.pos)
         return type
 
-    wrapper._tracr_bounded = True  # type: ignore[attr-defined]
-    return wrapper
+    def _parse_optional_complex(self) -> tuple[tuple[Any, Any], Span] | None:
+        """xDSL's `(real, imag)` element of a dense literal, with `)` expected as punctuation
+        (xDSL consumes it as a token it asserts is there)."""
+        if self._current_token.kind != MLIRTokenKind.L_PAREN:
+            return None
+        start = self._current_token.span
+        self.parse_punctuation("(")
+        real, _ = self._parse_bool_int_or_float()
+        self.parse_punctuation(",")
+        imag, _ = self._parse_bool_int_or_float()
+        if type(real) is not type(imag):
+            self.raise_error("Complex value must be either (float, float) or (int, int)")
+        end = self._current_token.span.end
+        self.parse_punctuation(")", " to end a complex value")
+        return (real, imag), Span(start.start, end, start.input)
 
+    ### Blocks.
 
-def valid_block_label(parse: Callable[..., T]) -> Callable[..., T]:
-    """xDSL's parser of a block (or successor) whose `^label` comes next, refusing a label
-    that is not a valid name before xDSL's `Block.name_hint` setter raises ValueError on it.
-    (Only the label is checked: catching ValueError around the block would also hide the
-    errors of every op parsed inside it.)"""
-    if getattr(parse, "_tracr_label", False):
-        return parse
+    def _parse_block(self) -> Block:
+        self._check_block_label()
+        return super()._parse_block()
 
-    @functools.wraps(parse)
-    def wrapper(self: Parser, *args: Any) -> T:
+    def parse_optional_successor(self) -> Block | None:
+        self._check_block_label()
+        return super().parse_optional_successor()
+
+    def _check_block_label(self) -> None:
+        """Refuse a `^label` coming next that is not a valid name, before xDSL's
+        `Block.name_hint` setter raises ValueError on it. (Only the label is checked:
+        catching ValueError around the block would also hide the errors of every op parsed
+        inside it.)"""
         token = self._current_token
         if token.kind == MLIRTokenKind.CARET_IDENT:
             name = token.text[1:]
@@ -120,56 +184,13 @@ def valid_block_label(parse: Callable[..., T]) -> Callable[..., T]:
                 self.raise_error(f"Invalid Block name format `{name}`: a name holds only "
                                  "[A-Za-z0-9_$.-] and does not start with a digit",
                                  token.span.start, token.span.end)
-        return parse(self, *args)
-
-    wrapper._tracr_label = True  # type: ignore[attr-defined]
-    return wrapper
 
 
-def parse_optional_complex(self: AttrParser) -> tuple[tuple[Any, Any], Span] | None:
-    """xDSL's `(real, imag)` element of a dense literal, with `)` expected as punctuation."""
-    if self._current_token.kind != MLIRTokenKind.L_PAREN:
-        return None
-    start = self._current_token.span
-    self.parse_punctuation("(")
-    real, _ = self._parse_bool_int_or_float()
-    self.parse_punctuation(",")
-    imag, _ = self._parse_bool_int_or_float()
-    if type(real) is not type(imag):
-        self.raise_error("Complex value must be either (float, float) or (int, int)")
-    end = self._current_token.span.end
-    self.parse_punctuation(")", " to end a complex value")
-    return (real, imag), Span(start.start, end, start.input)
-
-
-def parse_counted_parameters(cls: type[ParametrizedAttribute], parser: AttrParser
-                             ) -> list[Attribute]:
-    """xDSL's generic `<param, ...>` of a parametrized attribute, checking their number."""
-    start = parser.pos
-    params = list(parser.parse_paramattr_parameters())
-    expected = len(cls.get_irdl_definition().parameters)
-    if len(params) != expected:
-        parser.raise_error(f"{cls.name} takes {expected} parameter(s), got {len(params)}",
-                           start, parser.pos)
-    return params
-
-
-def apply() -> None:
-    """Install the fixes (idempotent)."""
-    MLIRLexer._unescaped_characters_regex = STRING_LITERAL
-    p = AttrParser
-    p.parse_optional_attribute = located(p.parse_optional_attribute, (VerifyException,))
-    p.parse_optional_type = located(p.parse_optional_type, (VerifyException,))
-    # Packing a literal's values raises these for a value out of its element type's range.
-    out_of_range = (OverflowError, ValueError)
-    p.parse_optional_builtin_int_or_float_attr = located(
-        p.parse_optional_builtin_int_or_float_attr, out_of_range)
-    p.parse_dense_int_or_fp_elements_attr = located(
-        whole_elements(p.parse_dense_int_or_fp_elements_attr), out_of_range)
-    p._parse_dense_literal_type = bounded_size(p._parse_dense_literal_type)
-    p._parse_optional_complex = parse_optional_complex  # type: ignore[method-assign]
-    # A block label that is not a valid name (`^5`) fails Block.name_hint's setter.
-    for name in ("_parse_block", "parse_optional_successor"):
-        setattr(Parser, name, valid_block_label(getattr(Parser, name)))
-    ParametrizedAttribute.parse_parameters = classmethod(  # type: ignore[method-assign]
-        parse_counted_parameters)
+def _generic_parameters(attr_def: type[Attribute] | None) -> bool:
+    """Whether `attr_def` is a registered parametrized attribute parsed by xDSL's generic
+    `<param, ...>` syntax (it does not define its own `parse_parameters`)."""
+    if (attr_def is None or not issubclass(attr_def, ParametrizedAttribute)
+            or issubclass(attr_def, UnregisteredAttr)):
+        return False
+    method = getattr(attr_def.parse_parameters, "__func__", None)
+    return method is ParametrizedAttribute.parse_parameters.__func__

@@ -24,10 +24,13 @@ import jax.numpy as jnp
 import numpy as np
 from xdsl.ir import Operation
 
-from tracr_ir.dialects.transformer import ModelOp, ModelWeights
-from tracr_ir.errors import InputError
+from tracr_ir.dialects.program import stage_op
+from tracr_ir.dialects.transformer import ModelOp
+from tracr_ir.errors import InputError, IRError
 from tracr_ir.interpreters.transformer import (decode_output, encode, param_arrays, run_layers,
                                                visible_keys)
+from tracr_ir.ir_text import parse_module, print_module, verify_module
+from tracr_ir.model import ModelWeights
 from tracr_ir.values import Value
 
 
@@ -132,9 +135,6 @@ class CompiledModel:
     def save(self, path: str | Path) -> None:
         """Write the model as `transformer` IR text (bit-exact weights, labels, vocab);
         `tracr_ir.load(path)` builds it again."""
-        from tracr_ir.compiler import print_module
-        from tracr_ir.dialects.transformer import ModelOp
-
         text = self.ir.get("transformer") or print_module(ModelOp.from_weights(self.weights))
         Path(path).write_text(text + "\n")
 
@@ -168,9 +168,6 @@ class CompiledModel:
 
 def build(module: Operation | str) -> CompiledModel:
     """A `CompiledModel` from a module (or IR text) holding one `transformer.model`."""
-    from tracr_ir.compiler import parse_module, stage_op, verify_module
-    from tracr_ir.errors import IRError
-
     if isinstance(module, str):
         module = parse_module(module)
     op = module if isinstance(module, ModelOp) else stage_op(module)

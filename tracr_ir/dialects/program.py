@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
-from xdsl.dialects.builtin import BoolAttr, IntegerAttr, IntegerType, StringAttr, i64
+from xdsl.dialects.builtin import (BoolAttr, IntegerAttr, IntegerType, ModuleOp, StringAttr,
+                                   i64)
 from xdsl.ir import Attribute, Block, Operation, SSAValue
 from xdsl.irdl import IRDLOperation, prop_def, region_def
 from xdsl.parser import AttrParser, Parser
@@ -23,6 +24,7 @@ from xdsl.printer import Printer
 from xdsl.utils.exceptions import VerifyException
 
 from tracr_ir.dialects.rasp_attrs import ValueSetAttr
+from tracr_ir.errors import IRError
 from tracr_ir.values import Value, format_value, format_value_set, parse_string, parse_value_set
 
 
@@ -124,6 +126,16 @@ class StageProgramOp(IRDLOperation):
             if token in self.vocab_values:
                 raise VerifyException(f"{self.name}: the {role} token '{token}' is also in "
                                       "the vocab")
+
+
+def stage_op(module: Operation) -> StageProgramOp:
+    """The single top-level program op (`rasp.program`, `craft.program`, `transformer.model`)
+    of a module, or the op itself if it is not a module; else an `IRError`."""
+    ops = list(module.regions[0].block.ops) if isinstance(module, ModuleOp) else [module]
+    stages = [op for op in ops if isinstance(op, StageProgramOp)]
+    if len(stages) != 1:
+        raise IRError(f"expected one program op in the module, found {len(stages)}")
+    return stages[0]
 
 
 OpT = TypeVar("OpT", bound=IRDLOperation)

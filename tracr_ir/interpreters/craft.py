@@ -24,6 +24,7 @@ from xdsl.ir import SSAValue
 from tracr_ir.craft import blocks as craft_blocks
 from tracr_ir.craft.bases import BOS, ONE, Direction, Space, decode_categorical, join
 from tracr_ir.dialects import craft
+from tracr_ir.inputs import check_input
 
 Blocks = list[tuple[craft.CraftOp, craft_blocks.Block]]
 
@@ -51,8 +52,6 @@ def residual_space(program: craft.ProgramOp, blocks: Blocks) -> Space:
 
 def check_inputs(program: craft.ProgramOp, inputs: Sequence[Sequence[Any]]) -> list[list[Any]]:
     """Each input as a list, or an `InputError` naming the first bad position."""
-    from tracr_ir.compiler import check_input
-
     return [check_input(xs, program.vocab_values, program.length) for xs in inputs]
 
 

@@ -3,10 +3,11 @@
 ```
 tracr-opt prog.mlir -p rasp-infer-values --print-ir-after-all
 ```
-Only this project's dialects (and builtin) and passes are loaded. Errors (unknown pass, bad
-option, parse or verify error, a pass producing invalid IR) print a diagnostic and exit with
-status 1; any other exception is a bug of tracr-ir or of a plugin and prints
-`tracr-opt: internal error: ...`. `--debug` shows the Python traceback instead.
+Only this project's dialects (and builtin) and passes are loaded, and the input is parsed by
+this project's parser (`tracr_ir.xdsl_fixes.TracrParser`: xDSL's, with its bugs fixed).
+Errors (unknown pass, bad option, parse or verify error, a pass producing invalid IR) print a
+diagnostic and exit with status 1; any other exception is a bug of tracr-ir or of a plugin
+and prints `tracr-opt: internal error: ...`. `--debug` shows the Python traceback instead.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import IO
 
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass, PassPipeline
@@ -23,6 +25,7 @@ from xdsl.xdsl_opt_main import xDSLOptMain
 
 from tracr_ir.errors import PipelineError, TracrIRError
 from tracr_ir.universe import PASSES, all_dialects
+from tracr_ir.xdsl_fixes import TracrParser
 
 
 def pass_title(p: ModulePass) -> str:
@@ -36,6 +39,16 @@ class TracrOptMain(xDSLOptMain):
     def register_all_dialects(self) -> None:
         for name, factory in all_dialects().items():
             self.ctx.register_dialect(name, factory)
+
+    def register_all_frontends(self) -> None:
+        """MLIR text is parsed by this project's parser (`tracr_ir.xdsl_fixes`)."""
+        super().register_all_frontends()
+
+        def parse_mlir(io: IO[bytes]) -> ModuleOp:
+            return TracrParser(self.ctx, io.read(), self.get_input_name()).parse_module(
+                not self.args.no_implicit_module)
+
+        self.available_frontends["mlir"] = parse_mlir
 
     def register_all_passes(self) -> None:
         for name, factory in PASSES.items():
