@@ -1,14 +1,10 @@
-"""RASP programs in Python, with the names and semantics of tracr's `rasp` module.
+"""The RASP expression language: s-ops and selectors, their operators and simplifications.
 
-A tracr program ports by changing its import::
-
-    from tracr_ir import rasp
-    hist = rasp.SelectorWidth(rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.EQ))
-    rasp.evaluate(hist, ["a", "b", "a"])  # [2, 1, 2]
-
-Nodes are immutable once built; only their annotations (name, encoding) can be replaced, as
-in tracr, through `named`, `annotated`, `numerical` and `categorical`, which return the node.
-`evaluate` is the reference semantics every compiler stage is tested against.
+Every node is a `RASPExpr` with `children` (its operands) and annotations (`name`, and for an
+s-op its `encoding`, whose defaults `tracr_ir.rasp.encoding` provides). Nodes are immutable
+once built, their arguments checked (`ProgramError`); only their annotations can be replaced,
+as in tracr, through `named`, `annotated`, `annotate`. `expr(xs)` evaluates the node with the
+reference semantics of `tracr_ir.rasp.semantics`.
 """
 
 from __future__ import annotations
@@ -18,7 +14,7 @@ import enum
 import functools
 import itertools
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, Protocol, TypeVar, Union
+from typing import Any, ClassVar, Protocol, TypeVar, Union
 
 from tracr_ir.errors import EvaluationError, ProgramError
 
@@ -68,6 +64,10 @@ class RASPExpr(abc.ABC):
 
     _ids = itertools.count(1)
     _frozen = False
+    # What `expr(xs)` runs: `tracr_ir.rasp.semantics.evaluate`, which sets itself here. The
+    # evaluator dispatches on every node type, so it is defined after them, in a module that
+    # imports this one (and `tracr_ir.rasp` always imports both).
+    _evaluate: ClassVar[Callable[[RASPExpr, Sequence[Value]], Any]]
 
     def __init__(self) -> None:
         self._annotations: Mapping[str, Any] = _Annotations(self)
@@ -81,7 +81,7 @@ class RASPExpr(abc.ABC):
         object.__setattr__(self, "_frozen", True)
 
     def __call__(self, xs: Sequence[Value]) -> Any:
-        return evaluate(self, xs)
+        return RASPExpr._evaluate(self, xs)
 
     @property
     def annotations(self) -> Mapping[str, Any]:
@@ -585,189 +585,3 @@ class Aggregate(SOp):
     @property
     def children(self) -> Sequence[RASPExpr]:
         return [self.selector, self.sop]
-
-
-### Encodings.
-
-
-class Encoding(enum.Enum):
-    """How an s-op is held in the residual stream: one-hot per value, or one number."""
-
-    CATEGORICAL = "categorical"
-    NUMERICAL = "numerical"
-
-
-def numerical(sop: ExprT) -> ExprT:
-    return annotate(sop, encoding=Encoding.NUMERICAL)
-
-
-def categorical(sop: ExprT) -> ExprT:
-    return annotate(sop, encoding=Encoding.CATEGORICAL)
-
-
-def get_encoding(sop: SOp) -> Encoding:
-    return sop.annotations[_ENCODING_KEY]
-
-
-def is_numerical(sop: SOp) -> bool:
-    return get_encoding(sop) == Encoding.NUMERICAL
-
-
-def is_categorical(sop: SOp) -> bool:
-    return get_encoding(sop) == Encoding.CATEGORICAL
-
-
-def default_encoding(expr: RASPExpr) -> Encoding:
-    if not isinstance(expr, SOp):
-        raise ProgramError(f"{expr.label} is a selector and has no encoding")
-    return Encoding.CATEGORICAL
-
-
-_DEFAULT_NAMES: tuple[tuple[type, str], ...] = (
-    (LinearSequenceMap, "linear_sequence_map"),
-    (SequenceMap, "sequence_map"),
-    (Map, "map"),
-    (Full, "full"),
-    (ConstantSOp, "constant_sop"),
-    (SelectorWidth, "selector_width"),
-    (Aggregate, "aggregate"),
-    (Select, "select"),
-    (SelectorAnd, "selector_and"),
-    (SelectorOr, "selector_or"),
-    (SelectorNot, "selector_not"),
-    (ConstantSelector, "constant_selector"),
-    (SOp, "sop"),
-    (Selector, "selector"),
-)
-
-
-def default_name(expr: RASPExpr) -> str:
-    if isinstance(expr, _Primitive):
-        return expr.label
-    for cls, name in _DEFAULT_NAMES:
-        if isinstance(expr, cls):
-            return name
-    raise ProgramError(f"{expr!r} has no default name")
-
-
-DEFAULT_ANNOTATORS[_ENCODING_KEY] = default_encoding
-DEFAULT_ANNOTATORS[_NAME_KEY] = default_name
-
-
-### Evaluation: the reference semantics.
-
-
-def aggregate_mean(selected: Sequence[Value], default: Value) -> Value:
-    """tracr's `_mean`: `default` if empty, the mean for int/bool values, else the single
-    selected value; several selected non-numeric values have no meaning."""
-    if not selected:
-        return default
-    first = selected[0]
-    if isinstance(first, (int, bool)):
-        return sum(selected) / len(selected)
-    if len(selected) == 1:
-        return first
-    raise EvaluationError(f"cannot aggregate several non-numeric values: {list(selected)}")
-
-
-def apply_predicate(predicate: Predicate, key: Value, query: Value) -> bool:
-    return bool(predicate(key, query))
-
-
-class Evaluator:
-    """Evaluates expressions on one input; shared subexpressions are evaluated once."""
-
-    def __init__(self, xs: Sequence[Value]):
-        self.xs = list(xs)
-        self._memo: dict[int, Any] = {}
-
-    def evaluate(self, expr: RASPExpr) -> Any:
-        if id(expr) not in self._memo:
-            # `walk` is iterative, so deep programs stay off Python's recursion limit.
-            for node in walk(expr):
-                if id(node) not in self._memo:
-                    self._memo[id(node)] = self._eval_node(node)
-        return self._memo[id(expr)]
-
-    def _eval_node(self, expr: RASPExpr) -> Any:
-        args = [self._memo[id(c)] for c in expr.children]
-        try:
-            return self._dispatch(expr, args)
-        except EvaluationError as e:
-            if getattr(e, "_labelled", False):
-                raise
-            err = EvaluationError(f"{expr.label}: {e}")
-            err._labelled = True  # type: ignore[attr-defined]
-            raise err from e
-
-    def _dispatch(self, expr: RASPExpr, args: list[Any]) -> Any:
-        xs = self.xs
-        if isinstance(expr, TokensType):
-            return list(xs)
-        if isinstance(expr, IndicesType):
-            return list(range(len(xs)))
-        if isinstance(expr, LengthType):
-            return [len(xs)] * len(xs)
-        if isinstance(expr, Map):
-            return [expr.f(x) if x is not None else None for x in args[0]]
-        if isinstance(expr, SequenceMap):
-            return [
-                expr.f(x, y) if x is not None and y is not None else None
-                for x, y in zip(args[0], args[1])
-            ]
-        if isinstance(expr, Full):
-            return [expr.fill] * len(xs)
-        if isinstance(expr, (ConstantSOp, ConstantSelector)):
-            if expr.check_length and len(xs) != len(expr.value):
-                raise EvaluationError(
-                    f"constant of length {len(expr.value)} on an input of length {len(xs)}"
-                )
-            return expr.value
-        if isinstance(expr, SelectorWidth):
-            return [sum(row) for row in args[0]]
-        if isinstance(expr, Aggregate):
-            selector, values = args
-            return [
-                aggregate_mean([v for s, v in zip(row, values) if s], expr.default)
-                for row in selector
-            ]
-        if isinstance(expr, Select):
-            keys, queries = args
-            return [[apply_predicate(expr.predicate, k, q) for k in keys] for q in queries]
-        if isinstance(expr, SelectorAnd):
-            return [[a and b for a, b in zip(r, s)] for r, s in zip(*args)]
-        if isinstance(expr, SelectorOr):
-            return [[a or b for a, b in zip(r, s)] for r, s in zip(*args)]
-        if isinstance(expr, SelectorNot):
-            return [[not a for a in r] for r in args[0]]
-        raise EvaluationError(f"evaluation of {type(expr).__name__} is not defined")
-
-
-def evaluate(expr: RASPExpr, xs: Sequence[Value]) -> Any:
-    """The value of `expr` on the input sequence `xs` (a list, or a matrix for selectors)."""
-    if not isinstance(expr, RASPExpr):
-        raise ProgramError(f"evaluate: expected a RASP expression, got {expr!r}")
-    return Evaluator(xs).evaluate(expr)
-
-
-def walk(expr: RASPExpr) -> list[RASPExpr]:
-    """All expressions `expr` depends on (itself included), each once, operands first."""
-    order: list[RASPExpr] = []
-    seen: set[int] = set()
-    stack: list[tuple[RASPExpr, bool]] = [(expr, False)]
-    while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
-            continue
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        stack.append((node, True))
-        stack.extend((c, False) for c in reversed(node.children) if id(c) not in seen)
-    return order
-
-
-def evaluate_causal(expr: SOp, xs: Sequence[Value]) -> list[Value]:
-    """What a causal model computes: position i is `evaluate(expr, xs[:i + 1])[i]`."""
-    return [evaluate(expr, xs[: i + 1])[i] for i in range(len(xs))]

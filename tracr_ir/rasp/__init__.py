@@ -1,0 +1,44 @@
+"""RASP programs in Python, with the names and semantics of tracr's `rasp` module.
+
+A tracr program ports by changing its import::
+
+    from tracr_ir import rasp
+    hist = rasp.SelectorWidth(rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.EQ))
+    rasp.evaluate(hist, ["a", "b", "a"])  # [2, 1, 2]
+
+Nodes are immutable once built; only their annotations (name, encoding) can be replaced, as
+in tracr, through `named`, `annotated`, `numerical` and `categorical`, which return the node.
+`evaluate` is the reference semantics every compiler stage is tested against.
+
+Every name lives here, as in tracr; the code is in three modules, one idea each:
+`tracr_ir.rasp.expr` (the nodes, their operators and simplifications),
+`tracr_ir.rasp.encoding` (the default annotations: encodings and names) and
+`tracr_ir.rasp.semantics` (evaluation).
+"""
+
+from __future__ import annotations
+
+from tracr_ir.errors import EvaluationError, ProgramError
+from tracr_ir.rasp.encoding import (Encoding, categorical, default_encoding, default_name,
+                                    get_encoding, is_categorical, is_numerical, numerical)
+from tracr_ir.rasp.expr import (DEFAULT_ANNOTATORS, VT, Aggregate, Annotator, Comparison,
+                                ConstantSelector, ConstantSOp, ExprT, Full, IndicesType,
+                                LengthType, LinearSequenceMap, Map, NumericValue, Predicate,
+                                RASPExpr, Select, Selector, SelectorAnd, SelectorNot,
+                                SelectorOr, SelectorValue, SelectorWidth, SequenceMap, SOp,
+                                TokensType, Value, annotate, indices, length, selector_and,
+                                selector_not, selector_or, sop_not, tokens)
+from tracr_ir.rasp.semantics import (Evaluator, aggregate_mean, apply_predicate, evaluate,
+                                     evaluate_causal, walk)
+
+__all__ = [
+    "DEFAULT_ANNOTATORS", "VT", "Aggregate", "Annotator", "Comparison", "ConstantSOp",
+    "ConstantSelector", "Encoding", "EvaluationError", "Evaluator", "ExprT", "Full",
+    "IndicesType", "LengthType", "LinearSequenceMap", "Map", "NumericValue", "Predicate",
+    "ProgramError", "RASPExpr", "SOp", "Select", "Selector", "SelectorAnd", "SelectorNot",
+    "SelectorOr", "SelectorValue", "SelectorWidth", "SequenceMap", "TokensType", "Value",
+    "aggregate_mean", "annotate", "apply_predicate", "categorical", "default_encoding",
+    "default_name", "evaluate", "evaluate_causal", "get_encoding", "indices", "is_categorical",
+    "is_numerical", "length", "numerical", "selector_and", "selector_not", "selector_or",
+    "sop_not", "tokens", "walk",
+]
