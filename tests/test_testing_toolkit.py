@@ -146,7 +146,12 @@ def test_inputs_for_reads_vocab_and_length_from_a_module_text_or_model():
 PASS_STAGES = {
     "rasp-infer-values": "to_ir",
     "rasp-verify-causal": "rasp",
+    "rasp-refine-values": "rasp",
+    "rasp-prove-facts": "rasp",
+    "rasp-normalize-selectors": "rasp",
+    "rasp-annotate-precision": "rasp",
     "lower-rasp-to-craft": "rasp",
+    "craft-verify-exactness": "craft",
     "craft-allocate-layers{strategy=solver}": "craft",
     "craft-layout-residual": "craft",
     "lower-craft-to-transformer": "craft",

@@ -1,6 +1,7 @@
 """`rasp-annotate-precision`: the precision each s-op's readers need, as an attribute.
 
-A backward pass over the program from its output: each op's registered lowering states what
+A backward sparse dataflow analysis (`xdsl.analysis`, meet = min per form) from the
+program's output: each op's registered lowering states what
 it reads in which form within which tolerance, given what its own readers need
 (`RaspLowering.reads`, the rules the lowering then builds with), and each s-op keeps the
 smallest tolerance per form. With a numerical output:
@@ -28,6 +29,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from xdsl.analysis.dataflow import DataFlowSolver, ProgramPoint
+from xdsl.analysis.dead_code_analysis import Executable
+from xdsl.analysis.sparse_analysis import Lattice, SparseBackwardDataFlowAnalysis
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp, UnitAttr
 from xdsl.ir import Operation, SSAValue
@@ -53,62 +57,111 @@ from tracr_ir.passes.rasp_normalize_selectors import NORMALIZED, normalize_selec
 ANNOTATED = "annotated"
 
 
-class Precision:
-    """The needs found so far, per s-op and form (min over readers)."""
+@dataclass(frozen=True)
+class Needs:
+    """The lattice value: the tightest tolerance any reader needs, per form (inf: unread);
+    `meet` is the minimum."""
 
-    def __init__(self, program: rasp.ProgramOp) -> None:
-        self.program = program
-        self.needs: dict[SSAValue, dict[str, float]] = {}
+    categorical: float = math.inf
+    numerical: float = math.inf
+
+    @classmethod
+    def initial_value(cls) -> Needs:
+        return cls()
+
+    def meet(self, other: Needs) -> Needs:
+        return Needs(min(self.categorical, other.categorical),
+                     min(self.numerical, other.numerical))
+
+    def join(self, other: Needs) -> Needs:
+        return Needs(max(self.categorical, other.categorical),
+                     max(self.numerical, other.numerical))
+
+    def pair(self) -> tuple[float | None, float | None] | None:
+        """(categorical, numerical) with None for an unread form; None if unread."""
+        cat = None if math.isinf(self.categorical) else self.categorical
+        num = None if math.isinf(self.numerical) else self.numerical
+        return None if cat is None and num is None else (cat, num)
+
+
+class NeedsLattice(Lattice[Needs]):
+    value_cls = Needs
+
+
+def need(v: SSAValue, form: str, tol: float, values: list[Any]) -> Needs:
+    """What reading `v` in `form` (CAT, NUM or EXACT_FORM) within `tol` needs of its natural
+    form and of its other one."""
+    if form == EXACT_FORM:
+        form, tol = CAT, MLP_READ_TOLERANCE  # read by a snapping MLP if noisy
+    if form == CAT and encoding(v) == NUM:
+        form = NUM
+        tol = resolvable({x: x for x in values}, label_of(v)) * GAP_FRACTION
+    elif form == NUM and encoding(v) == CAT:
+        form, tol = CAT, MLP_READ_TOLERANCE
+    return Needs(categorical=tol) if form == CAT else Needs(numerical=tol)
+
+
+class _View:
+    """What a precision rule sees while the analysis runs (`lowering.precision.Analysis`)."""
+
+    def __init__(self, analysis: PrecisionAnalysis):
+        self.analysis = analysis
+        self.program = analysis.program
 
     def values(self, v: SSAValue) -> list[Any]:
         return [x for x in v.type.value_set or () if x is not None]  # type: ignore
 
-    def get(self, v: SSAValue) -> tuple[float | None, float | None] | None:
-        found = self.needs.get(v)
-        return None if found is None else (found.get(CAT), found.get(NUM))
-
     def required(self, v: SSAValue) -> float:
-        return required_from(self.get(v), v)
+        return required_from(self.analysis.get_lattice_element(v).value.pair(), v)
 
-    def need(self, v: SSAValue, form: str, tol: float) -> None:
-        """`v` is read in `form` (CAT, NUM or EXACT_FORM) within `tol`."""
-        if form == EXACT_FORM:
-            form, tol = CAT, MLP_READ_TOLERANCE  # read by a snapping MLP if noisy
-        if form == CAT and encoding(v) == NUM:
-            form = NUM
-            tol = resolvable({x: x for x in self.values(v)}, label_of(v)) * GAP_FRACTION
-        elif form == NUM and encoding(v) == CAT:
-            form, tol = CAT, MLP_READ_TOLERANCE
-        forms = self.needs.setdefault(v, {})
-        forms[form] = min(forms.get(form, math.inf), tol)
+
+class PrecisionAnalysis(SparseBackwardDataFlowAnalysis[NeedsLattice]):
+    """Backward over the program: each read op meets what its lowering's `reads` rule
+    needs into the lattices of the s-ops it reads (operands, or a selector's keys and
+    queries)."""
+
+    def __init__(self, solver: DataFlowSolver, program: rasp.ProgramOp):
+        super().__init__(solver, NeedsLattice)
+        self.program = program
+        self.view = _View(self)
+
+    def visit_operation_impl(self, op: Operation, operand_lattices: list[NeedsLattice],
+                             result_lattices: list[NeedsLattice]) -> None:
+        if isinstance(op, rasp.OutputOp):
+            out = op.value
+            self._meet(out, Needs(numerical=output_tolerance_of(self.view.values(out)))
+                       if encoding(out) == NUM else Needs(categorical=MLP_READ_TOLERANCE))
+            return
+        if not result_lattices or not isinstance(op.results[0].type, rasp.SOpType):
+            return  # selectors: the heads reading them read their terms
+        if result_lattices[0].value.pair() is None:
+            return  # nothing reads it (yet)
+        lowering = lowering_for(op)
+        if lowering is None:
+            return  # reported by lower-rasp-to-craft if something reads it
+        for v, form, tol in lowering.reads(op, self.view):
+            self._meet(v, need(v, form, tol, self.view.values(v)))
+
+    def _meet(self, v: SSAValue, needs: Needs) -> None:
+        self.meet(self.get_lattice_element(v), NeedsLattice(v, needs))
+
+    def set_to_exit_state(self, lattice: NeedsLattice) -> None:
+        pass
 
 
 def annotate(program: rasp.ProgramOp) -> None:
     """Write `needs` on every op whose result is read (see the module docstring)."""
     if NORMALIZED not in program.attributes:
         normalize_selectors(program)
-    precision = Precision(program)
-    out = program.output.value
-    if encoding(out) == NUM:
-        precision.need(out, NUM, output_tolerance_of(precision.values(out)))
-    else:
-        precision.need(out, CAT, MLP_READ_TOLERANCE)
-    ops: list[Operation] = list(program.block.ops)[:-1]
-    for op in reversed(ops):
-        if not op.results or not isinstance(op.results[0].type, (rasp.SOpType,
-                                                                  rasp.SelectorType)):
-            continue
-        if isinstance(op.results[0].type, rasp.SOpType) and op.results[0] not in \
-                precision.needs:
-            continue  # nothing reads it
-        lowering = lowering_for(op)
-        if lowering is None:
-            continue  # reported by lower-rasp-to-craft if something reads it
-        for v, form, tol in lowering.reads(op, precision):
-            precision.need(v, form, tol)
-    for op in ops:
+    solver = DataFlowSolver(Context())
+    analysis = solver.load(PrecisionAnalysis, program)
+    entry = solver.get_or_create_state(ProgramPoint.at_start_of_block(program.block),
+                                       Executable)
+    entry.set_to_live()
+    solver.initialize_and_run(program)
+    for op in program.block.ops:
         if op.results and isinstance(op.results[0].type, rasp.SOpType):
-            needs = precision.get(op.results[0])
+            needs = analysis.get_lattice_element(op.results[0]).value.pair()
             set_needs(op, *(needs or (None, None)))
     program.attributes[ANNOTATED] = UnitAttr()
 
