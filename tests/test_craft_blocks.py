@@ -520,7 +520,7 @@ def test_selector_width_every_width_at_L64(numerical_output):
 def test_selector_width_constants_follow_exactness_md():
     """s >= ln(8 L (L+1)(L+2)); each slope lambda_k = 4/(gap_k - 2 delta) for the gap
     between the neighbouring shares it separates (so inputs sit >= 4 ramp half-widths away),
-    which is >= 4/g with EXACTNESS.md's g = 1/((L+1)(L+2)) from L = 16 on (g undercounts
+    which is >= 4/g with docs/exactness.md's g = 1/((L+1)(L+2)) from L = 16 on (g undercounts
     the true smallest gap 1/(L(L+1)), which is what the margin needs)."""
     for n in (4, 10, 16, 32, 64, 128):
         s = numerics.selector_width_scale(n)

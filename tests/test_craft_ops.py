@@ -1,6 +1,6 @@
 """Each craft op, as the lowering builds it from one RASP construct, swept over every value of
 its input's value set at the craft level (the float32 block weights on a residual), against
-`rasp.evaluate`, with the ramp margin of every thresholded decision checked (EXACTNESS.md:
+`rasp.evaluate`, with the ramp margin of every thresholded decision checked (docs/exactness.md:
 check the margin, not only the decoded output)."""
 
 from __future__ import annotations

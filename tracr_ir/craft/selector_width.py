@@ -5,7 +5,8 @@ most (m - 1) s, and BOS gets m s too (always attended, same level). The head cop
 coordinate of the keys into a scratch direction `<label>_share`, so a query that selects w
 keys reads 1/(w+1), w in 0..L.
 
-Constants (EXACTNESS.md). Neighbouring shares differ by 1/((w+1)(w+2)) >= g = 1/((L+1)(L+2)).
+Constants (derived in docs/exactness.md). Neighbouring shares differ by
+1/((w+1)(w+2)) >= g = 1/((L+1)(L+2)).
 With s = ln(8 L (L+1)(L+2)) (`numerics.selector_width_scale`, 14.6 at L = 64) the u <= L
 unselected keys move the share by at most L e^{-s} = g/8 (`numerics.share_error_bound`;
 proof: 1/(w+1) - share = u e^{-s}/((w+1)(w+1+u e^{-s})) <= u e^{-s}). The MLP is
