@@ -57,7 +57,9 @@ def compile_case(case):
     try:
         return lower(case.program, case.vocab, case.max_seq_len)
     except UnsupportedProgramError as e:
-        assume(FLOAT32_LIMIT not in str(e))
+        # Refusals by design: float32 resolution, and tables above max_table (an Or over
+        # s-ops with 26 x 26 x 3 values each way needs a term table of 4 million entries).
+        assume(FLOAT32_LIMIT not in str(e) and "max_table" not in str(e))
         raise
 
 

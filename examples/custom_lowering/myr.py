@@ -119,11 +119,9 @@ class LowerRunningCount(RaspLowering):
     def lower(self, op: RunningCountOp, state: LoweringState) -> SSAValue:
         label, y = op.label.data, op.output
         x = state.get_exact(op.input)  # the craft value of the operand, as an exact one-hot
-        pos = state.get_exact(_program(op).indices)
+        pos = state.get_exact(state.program.indices)
         terms = [(x, x, "EQ"), (pos, pos, "LEQ")]  # (keys, queries, predicate(key, query))
         width = craft.SelectorWidthOp(label, terms, state.space(label, y))
-        if not y.type.is_numerical:
-            return state.add(width, 0.0)  # a categorical width is exact
-        # A numerical count: the decoding MLP's float32 rounding (`finish` refuses it if the
-        # readers need better; the craft exactness verifier recomputes it from the op).
-        return state.add(width, width.block(state.L).mlp.float32_error)
+        # `add` records the bound the op states: 0 for a categorical width, the decoding
+        # MLP's float32 rounding for a numerical one (refused if the readers need better).
+        return state.add(width)

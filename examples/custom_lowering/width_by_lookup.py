@@ -60,8 +60,8 @@ class WidthByLookup(RaspLowering):
         mid = state.fresh(f"{label}_cat")  # a label no other s-op has
         # One term per Select of the selector (in normal form), keys and queries exact.
         terms = state.terms(op.selector)
-        # The categorical width is exact: its error bound is 0.
-        cat = state.add(craft.SelectorWidthOp(mid, terms, Space.categorical(mid, widths)), 0.0)
-        # A categorical_mlp to a number: `lookup` claims the block's float32 error estimate.
+        # `add` records the bound the op states (0: a categorical width is exact).
+        cat = state.add(craft.SelectorWidthOp(mid, terms, Space.categorical(mid, widths)))
+        # A categorical_mlp to a number: its bound is the block's float32 error estimate.
         # `finish` (run after `lower`) refuses it if that misses what the readers need.
         return state.lookup(label, cat, {w: w for w in widths}, state.space(label, op.output))
