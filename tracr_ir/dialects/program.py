@@ -152,6 +152,16 @@ def checked_parent(op: Operation, kind: type[OpT]) -> OpT | None:
     return parent
 
 
+def fresh_label(taken: set[str], base: str) -> str:
+    """`base`, or `base_2`, `base_3`, ... : the first label not in `taken` (added to it)."""
+    label, i = base, 1
+    while label in taken:
+        i += 1
+        label = f"{base}_{i}"
+    taken.add(label)
+    return label
+
+
 def is_range(values: Sequence[Value], n: int) -> bool:
     """Whether `values` are exactly the positions 0..n-1 (ints; `False`/`True` are not)."""
     return (len(values) == n and all(type(v) is int for v in values)

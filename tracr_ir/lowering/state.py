@@ -32,6 +32,7 @@ from tracr_ir.craft import numerics
 from tracr_ir.craft.bases import Space
 from tracr_ir.craft.tolerances import Bound, fits
 from tracr_ir.dialects import craft, rasp
+from tracr_ir.dialects.program import fresh_label
 from tracr_ir.errors import PipelineError, UnsupportedProgramError
 from tracr_ir.interpreters.rasp import describe
 from tracr_ir.lowering.precision import (
@@ -108,12 +109,8 @@ class LoweringState:
         return Space.categorical(label, self.values(v))
 
     def fresh(self, base: str) -> str:
-        label, i = base, 1
-        while label in self.labels:
-            i += 1
-            label = f"{base}_{i}"
-        self.labels.add(label)
-        return label
+        """An unused label derived from `base`."""
+        return fresh_label(self.labels, base)
 
     ## Forms of operands.
 

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp, UnrealizedConversionCastOp
-from xdsl.ir import Operation
+from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
     GreedyRewritePatternApplier,
@@ -110,8 +110,24 @@ def prepare(program: rasp.ProgramOp) -> None:
         prove_facts(program)
     if NORMALIZED not in program.attributes:
         normalize_selectors(program)
-    if ANNOTATED not in program.attributes:
+    if ANNOTATED not in program.attributes or _stale_needs(program):
         annotate(program)
+
+
+def _stale_needs(program: rasp.ProgramOp) -> bool:
+    """Whether a pass changed the program after `rasp-annotate-precision`: an s-op that the
+    output, an annotated op or a Select reads has no `needs` (the annotation, derived from
+    the program, is then recomputed)."""
+    def unannotated(v: SSAValue) -> bool:
+        owner = v.owner
+        return (isinstance(owner, Operation) and isinstance(v.type, rasp.SOpType)
+                and needs_of(owner) is None)
+
+    if unannotated(program.output.value):
+        return True
+    return any(unannotated(v) for op in program.block.ops
+               if needs_of(op) is not None or isinstance(op, rasp.SelectOp)
+               for v in op.operands)
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ from xdsl.rewriter import InsertPoint, Rewriter
 from tracr_ir.analysis.facts import predicate, value_set, values_of
 from tracr_ir.analysis.selectors import Formula, is_full, literals, normal_form, terms
 from tracr_ir.dialects import rasp
+from tracr_ir.dialects.program import fresh_label
 from tracr_ir.dialects.rasp_attrs import TableAttr
 from tracr_ir.errors import UnsupportedProgramError
 from tracr_ir.passes.rasp_prove_facts import FACTS, prove_facts
@@ -65,12 +66,8 @@ class _Normalizer:
         self.point: InsertPoint | None = None
 
     def fresh(self, base: str) -> str:
-        label, i = base, 1
-        while label in self.labels:
-            i += 1
-            label = f"{base}_{i}"
-        self.labels.add(label)
-        return label
+        """An unused label derived from `base`."""
+        return fresh_label(self.labels, base)
 
     def add(self, op: rasp.RaspOp) -> SSAValue:
         assert self.point is not None

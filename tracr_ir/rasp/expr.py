@@ -467,36 +467,28 @@ class SelectorWidth(SOp):
         return [self.selector]
 
 
-class SelectorAnd(Selector):
+class _SelectorPair(Selector):
+    """A selector combining two selectors element-wise."""
+
+    def __init__(self, fst: Selector, snd: Selector):
+        super().__init__()
+        _check_kind(type(self).__name__, "first input", fst, Selector)
+        _check_kind(type(self).__name__, "second input", snd, Selector)
+        self.fst = fst
+        self.snd = snd
+        self._freeze()
+
+    @property
+    def children(self) -> Sequence[RASPExpr]:
+        return [self.fst, self.snd]
+
+
+class SelectorAnd(_SelectorPair):
     """Element-wise `and` of two selectors."""
 
-    def __init__(self, fst: Selector, snd: Selector):
-        super().__init__()
-        _check_kind("SelectorAnd", "first input", fst, Selector)
-        _check_kind("SelectorAnd", "second input", snd, Selector)
-        self.fst = fst
-        self.snd = snd
-        self._freeze()
 
-    @property
-    def children(self) -> Sequence[RASPExpr]:
-        return [self.fst, self.snd]
-
-
-class SelectorOr(Selector):
+class SelectorOr(_SelectorPair):
     """Element-wise `or` of two selectors."""
-
-    def __init__(self, fst: Selector, snd: Selector):
-        super().__init__()
-        _check_kind("SelectorOr", "first input", fst, Selector)
-        _check_kind("SelectorOr", "second input", snd, Selector)
-        self.fst = fst
-        self.snd = snd
-        self._freeze()
-
-    @property
-    def children(self) -> Sequence[RASPExpr]:
-        return [self.fst, self.snd]
 
 
 class SelectorNot(Selector):
