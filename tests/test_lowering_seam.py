@@ -169,3 +169,16 @@ def test_a_causal_rasp_module_is_interpreted_by_prefixes():
     module = to_ir(lib.make_length(), {"a", "b"}, 4, causal=True)
     assert interpret(module, ["a", "b", "a"]) == [1, 2, 3]
     assert rasp.evaluate_causal(lib.make_length(), ["a", "b", "a"]) == [1, 2, 3]
+
+
+def test_inputs_named_otherwise_in_the_text_still_lower_to_tokens_and_indices():
+    text = """builtin.module {
+  rasp.program vocab {1, 2} max_seq_len 3 bos "BOS" pad "PAD" causal false (%t: !rasp.sop<categorical>, %i: !rasp.sop<categorical>) {
+    %m = rasp.map "m_1" %t {1 -> 2, 2 -> 3} : !rasp.sop<categorical>
+    %s = rasp.select "s_2" %i, %i EQ : !rasp.selector
+    %a = rasp.aggregate "a_3" %s, %m default none : !rasp.sop<categorical>
+    rasp.output %a : !rasp.sop<categorical>
+  }
+}"""
+    module = run_pipeline(parse_module(text), f"rasp-infer-values,{REST}")
+    assert interpret(module, [1, 2, 1]) == [2, 3, 2]

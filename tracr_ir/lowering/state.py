@@ -68,18 +68,17 @@ class LoweringState:
         self.forms: dict[SSAValue, dict[str, SSAValue]] = {}
         #: The bound of each craft value, as its op states it (`CraftOp.output_bound`).
         self.bounds: dict[SSAValue, Bound] = {}
-        self.products: dict[tuple, SSAValue] = {}
         self.entry: list[UnrealizedConversionCastOp] = []
         self.rewriter: PatternRewriter | None = None
         self.current: Operation | None = None
-        for arg in (program.tokens, program.indices):
-            space = craft.SpaceType(Space.categorical(arg.name_hint or "?", self.values(arg)))
+        for name, arg in (("tokens", program.tokens), ("indices", program.indices)):
+            space = craft.SpaceType(Space.categorical(name, self.values(arg)))
             cast = UnrealizedConversionCastOp.get([arg], [space])
             if self.entry:
                 program.block.insert_op_after(cast, self.entry[-1])
             else:
                 program.block.insert_op_before(cast, program.block.first_op)  # type: ignore
-            cast.results[0].name_hint = f"{arg.name_hint}_c"
+            cast.results[0].name_hint = f"{name}_c"
             self.entry.append(cast)
             self.forms[arg] = {CAT: cast.results[0]}
             self.bounds[cast.results[0]] = Bound.categorical(0.0)
