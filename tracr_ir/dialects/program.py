@@ -168,7 +168,7 @@ def is_range(values: Sequence[Value], n: int) -> bool:
             and set(values) == set(range(n)))
 
 
-def _describe(op: Operation) -> str:
+def describe(op: Operation) -> str:
     """`rasp.map 'label'`, or the op's name if it has no label."""
     label = op.properties.get("label")
     return f"{op.name} '{label.data}'" if isinstance(label, StringAttr) else op.name
@@ -222,13 +222,13 @@ class SSAProgramOp(StageProgramOp):
         for op in self.block.ops:
             for operand in op.operands:
                 if operand not in defined:
-                    raise VerifyException(f"{_describe(op)} reads %{operand.name_hint or '?'}, "
+                    raise VerifyException(f"{describe(op)} reads %{operand.name_hint or '?'}, "
                                           f"which is not defined above it in the {self.name}")
             defined.update(op.results)
         for value in [*self.block.args, *(r for op in self.block.ops for r in op.results)]:
             for use in value.uses:
                 if use.operation.parent_block() is not self.block:
-                    raise VerifyException(f"{_describe(use.operation)} reads "
+                    raise VerifyException(f"{describe(use.operation)} reads "
                                           f"%{value.name_hint or '?'} of a {self.name} it is "
                                           "not in")
 

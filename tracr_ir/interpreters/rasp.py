@@ -27,6 +27,7 @@ from xdsl.interpreter import (
 
 from tracr_ir import rasp as rasp_front
 from tracr_ir.dialects import rasp
+from tracr_ir.dialects.program import describe
 from tracr_ir.errors import EvaluationError, PipelineError
 from tracr_ir.values import format_value
 
@@ -169,12 +170,6 @@ def _no_impl(current: _Current, error: InterpretationError) -> PipelineError:
     where = describe(op) if op is not None else "an op"
     return PipelineError(f"no interpreter implementation for {where} "
                          f"(tracr_ir.interpreters.rasp.register_interpreter): {error}")
-
-
-def describe(op: Operation) -> str:
-    """`myr.double 'd_1'`: an op's name and, if it has one, its label."""
-    label = op.properties.get("label")
-    return f"{op.name} '{label.data}'" if isinstance(label, StringAttr) else op.name
 
 
 def run_program(program: rasp.ProgramOp, xs: list[Any]) -> list[Any]:

@@ -42,6 +42,7 @@ from tracr_ir.analysis.selectors import terms as selector_terms
 from tracr_ir.craft.bases import Space
 from tracr_ir.dialects import craft, rasp
 from tracr_ir.errors import PipelineError
+from tracr_ir.dialects.program import describe
 from tracr_ir.lowering.precision import (
     CAT,
     EXACT_FORM,
@@ -84,7 +85,9 @@ class RaspLowering(RewritePattern):
                 for v in op.operands if isinstance(v.type, rasp.SOpType)]
 
     def lower(self, op: Operation, state: LoweringState) -> SSAValue:
-        raise NotImplementedError
+        """The craft value of `op`'s result, in its natural form."""
+        raise PipelineError(f"the lowering pattern {type(self).__name__} matches "
+                            f"{describe(op)} but defines no `lower(op, state)`")
 
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
         state = self.state

@@ -32,9 +32,8 @@ from tracr_ir.craft import numerics
 from tracr_ir.craft.bases import Space
 from tracr_ir.craft.tolerances import Bound, fits
 from tracr_ir.dialects import craft, rasp
-from tracr_ir.dialects.program import fresh_label
 from tracr_ir.errors import PipelineError, UnsupportedProgramError
-from tracr_ir.interpreters.rasp import describe
+from tracr_ir.dialects.program import describe, fresh_label
 from tracr_ir.lowering.precision import (
     CAT,
     EXACT,

@@ -53,7 +53,7 @@ from xdsl.pattern_rewriter import (
 
 from tracr_ir.dialects import craft, rasp
 from tracr_ir.errors import UnsupportedProgramError
-from tracr_ir.interpreters.rasp import describe
+from tracr_ir.dialects.program import describe
 from tracr_ir.lowering.patterns import LOWERINGS
 from tracr_ir.lowering.precision import needs_of
 from tracr_ir.lowering.state import LoweringState

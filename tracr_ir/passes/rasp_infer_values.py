@@ -39,6 +39,7 @@ from xdsl.rewriter import Rewriter
 
 from tracr_ir import rasp as rasp_front
 from tracr_ir.dialects import rasp
+from tracr_ir.dialects.program import describe
 from tracr_ir.errors import ValueSetError
 from tracr_ir.values import Value, canonical_values, format_value
 
@@ -330,9 +331,7 @@ def check_all_inferred(program: rasp.ProgramOp) -> None:
     for op in program.block.ops:
         for result in op.results:
             if isinstance(result.type, rasp.SOpType) and value_set(result) is None:
-                label = op.properties.get("label")
-                where = f"{op.name} '{label.data}'" if label is not None else op.name
-                raise ValueSetError(f"no value inference for {where} (register a pattern "
+                raise ValueSetError(f"no value inference for {describe(op)} (register a pattern "
                                     "with tracr_ir.passes.rasp_infer_values."
                                     "register_inference)", None)
 

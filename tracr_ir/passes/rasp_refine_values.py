@@ -35,6 +35,7 @@ from xdsl.rewriter import Rewriter
 
 from tracr_ir.analysis.facts import ProgramFacts, numbers, table_of, value_set
 from tracr_ir.dialects import rasp
+from tracr_ir.dialects.program import describe
 from tracr_ir.dialects.rasp_attrs import TableAttr
 from tracr_ir.errors import PipelineError, UnsupportedProgramError
 from tracr_ir.passes.rasp_infer_values import Limits, mean_values
@@ -55,8 +56,7 @@ def check_inferred(program: rasp.ProgramOp, pass_name: str) -> None:
         if getattr(op, "fn", None) is not None or (
                 result is not None and isinstance(result.type, rasp.SOpType)
                 and value_set(result) is None):
-            label = op.properties.get("label")
-            where = f"{op.name} '{label.data}'" if label is not None else op.name
+            where = describe(op)
             break
     if where is not None:
         raise PipelineError(f"{where}: {pass_name} needs value sets and tables: run "

@@ -30,6 +30,7 @@ from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
 
 from tracr_ir.dialects import rasp
+from tracr_ir.dialects.program import describe
 from tracr_ir.errors import UnsupportedProgramError
 
 #: Ops whose position i reads only position i of their operands.
@@ -109,9 +110,8 @@ def check_causal(program: rasp.ProgramOp) -> None:
         elif op.results and isinstance(op.results[0].type, rasp.SOpType):
             # An op of another dialect: nothing is known of how it mixes positions.
             stable[op.results[0]] = False
-            label = op.properties.get("label")
             at_end[op.results[0]] = (
-                f"{op.name} '{label.data if label is not None else '?'}' has no causal rule "
+                f"{describe(op)} has no causal rule "
                 "(an op whose position i depends only on position i of its operands can "
                 "say so with the class attribute ELEMENTWISE = True)")
     reason = at_end[program.output.value]
