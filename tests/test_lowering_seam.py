@@ -182,3 +182,39 @@ def test_inputs_named_otherwise_in_the_text_still_lower_to_tokens_and_indices():
 }"""
     module = run_pipeline(parse_module(text), f"rasp-infer-values,{REST}")
     assert interpret(module, [1, 2, 1]) == [2, 3, 2]
+
+
+### Facts decided exactly, refusals with a witness.
+
+
+def _shift_wrapping_at_zero():
+    shift = rasp.Select(rasp.indices, rasp.indices,
+                        lambda k, q: q == k + 1 or (q == 0 and k == 0))
+    return rasp.numerical(rasp.Map(lambda x: x * 2, rasp.Aggregate(shift, rasp.tokens)))
+
+
+def _last_token_broadcast():
+    last = rasp.Select(rasp.indices, rasp.Map(lambda n: n - 1, lib.make_length()),
+                       rasp.Comparison.EQ)
+    return rasp.numerical(rasp.Map(lambda x: x + 1, rasp.Aggregate(last, rasp.tokens)))
+
+
+@pytest.mark.parametrize("make", [_shift_wrapping_at_zero, _last_token_broadcast])
+def test_selectors_of_positions_are_decided_exactly(make):
+    """Both always select (tracr compiles them); the selectors read positions only, so
+    `rasp-refine-values` decides it by running them at every length, and the numerical Map
+    of the Aggregate (default None) is never None."""
+    program = make()
+    module = run_pipeline(to_ir(program, {1, 2, 3}, 6), "rasp-infer-values,rasp-refine-values")
+    assert "always_selects" in print_module(module)
+    compiled = run_pipeline(module, REST)
+    for xs in ([1], [3, 1], [2, 3, 1, 1, 2, 3]):
+        assert interpret(compiled, xs) == rasp.evaluate(program, xs)
+
+
+def test_a_selector_of_positions_that_misses_a_query_is_not_taken_to_select():
+    ahead = rasp.Select(rasp.indices, rasp.indices, lambda k, q: k == q + 1)
+    program = rasp.numerical(rasp.Map(lambda x: x * 2, rasp.Aggregate(ahead, rasp.tokens)))
+    with pytest.raises(UnsupportedProgramError,
+                       match=r"cannot be None .* on input \[1\] it is None at position 0"):
+        run_pipeline(to_ir(program, {1, 2}, 4), "rasp-infer-values,rasp-prove-facts")

@@ -4,7 +4,8 @@
 the types, or after it):
 - `nullable(v)`: `v` can be None on some input (value sets add None wherever
   `rasp-infer-values` cannot prove an Aggregate selects something);
-- `always_selects(sel)`: every query selects at least one key on every input;
+- `always_selects(sel)`: every query selects at least one key on every input (decided
+  exactly for selectors of the positions only, by running them at every length);
 - `constant(v)`: the same value at every position of any one input;
 - `determines(k, v)`: positions with equal values of `k` hold equal values of `v`;
 - `one_value(sel, v)`: proven that every query's selected keys hold equal values of `v`.
@@ -23,6 +24,9 @@ from xdsl.ir import SSAValue
 
 from tracr_ir import rasp as rasp_front
 from tracr_ir.dialects import rasp
+from tracr_ir.analysis.witness import ancestors
+from tracr_ir.errors import EvaluationError
+from tracr_ir.interpreters.rasp import run_ops
 from tracr_ir.passes.rasp_infer_values import always_selects
 
 _ORDERS = {rasp.Comparison.LT, rasp.Comparison.LEQ, rasp.Comparison.GT, rasp.Comparison.GEQ}
@@ -173,11 +177,63 @@ class ProgramFacts:
                        for x in values_of(op.input))
         return False
 
+    def position_only(self, v: SSAValue) -> bool:
+        """`v` depends on the positions (and the length) only, never on the tokens."""
+        key = ("position_only", v)
+        if key not in self.memo:
+            self.memo[key] = self._position_only(v)
+        return self.memo[key]
+
+    def _position_only(self, v: SSAValue) -> bool:
+        if v is self.program.indices:
+            return True
+        op = v.owner
+        if isinstance(op, (rasp.MapOp, rasp.SequenceMapOp, rasp.LinearSequenceMapOp,
+                           rasp.FullOp)):
+            return all(self.position_only(x) for x in op.operands)
+        if isinstance(op, rasp.SelectOp):
+            return (op.comparison is not None and op.comparison.data in
+                    (rasp.Comparison.TRUE, rasp.Comparison.FALSE)) or (
+                self.position_only(op.keys) and self.position_only(op.queries))
+        if isinstance(op, (rasp.SelectorAndOp, rasp.SelectorOrOp, rasp.SelectorNotOp,
+                           rasp.SelectorWidthOp, rasp.AggregateOp)):
+            return all(self.position_only(x) for x in op.operands)
+        return False
+
+    def decided_selects(self, selector: SSAValue) -> bool | None:
+        """For a selector of the positions only: whether every query selects a key at every
+        length up to max_seq_len, decided by running it (the rasp interpreter) on each
+        length; None for other selectors. A length on which the program is undefined (its
+        evaluation raises for every input of that length) does not count."""
+        if not self.position_only(selector):
+            return None
+        key = ("decided", selector)
+        if key not in self.memo:
+            owner = selector.owner
+            before = ancestors(owner) | {owner}
+            ops = [o for o in self.program.block.ops if o in before]
+            token = self.program.vocab_values[0]
+            decided = True
+            for n in range(1, self.program.length + 1):
+                try:
+                    rows = run_ops(self.program, ops, [token] * n)[selector]
+                except (EvaluationError, KeyError, TypeError, ArithmeticError, ValueError):
+                    continue
+                if not all(any(row) for row in rows):
+                    decided = False
+                    break
+            self.memo[key] = decided
+        return self.memo[key]
+
     def always_selects(self, selector: SSAValue) -> bool:
-        """`rasp-infer-values`' rule, refined with nullability and Select(indices, q, EQ-like)
-        where q is at most the position."""
+        """`rasp-infer-values`' rule, refined with nullability, Select(indices, q, EQ-like)
+        where q is at most the position, and selectors of the positions only (decided
+        exactly, `decided_selects`)."""
         if always_selects(selector):
             return True
+        decided = self.decided_selects(selector)
+        if decided is not None:
+            return decided
         op = selector.owner
         if isinstance(op, rasp.SelectorOrOp):
             return self.always_selects(op.fst) or self.always_selects(op.snd)

@@ -10,7 +10,7 @@ import zlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from xdsl.ir import Operation
+from xdsl.ir import Operation, SSAValue
 
 from tracr_ir.dialects import rasp
 from tracr_ir.errors import EvaluationError
@@ -49,12 +49,35 @@ def candidate_inputs(vocab: Sequence[Any], max_seq_len: int, seed: int,
         yield [rng.choice(vocab) for _ in range(n)]
 
 
+def _inputs(program: rasp.ProgramOp, label: str) -> Iterable[list[Any]]:
+    vocab = list(program.vocab_values)
+    return candidate_inputs(vocab, program.length, zlib.crc32(label.encode()))
+
+
+def find_none(program: rasp.ProgramOp, value: SSAValue) -> str | None:
+    """An input on which `value` is None at some position, described."""
+    owner = value.owner
+    if not isinstance(owner, Operation):
+        return None
+    before = ancestors(owner) | {owner}
+    ops = [o for o in program.block.ops if o in before]
+    label = owner.properties.get("label")
+    for xs in _inputs(program, label.data if label is not None else owner.name):
+        try:
+            values = run_ops(program, ops, xs)[value]
+        except (EvaluationError, KeyError, TypeError, ArithmeticError, ValueError):
+            continue
+        if None in values:
+            return (f"on input [{', '.join(format_value(x) for x in xs)}] it is None at "
+                    f"position {values.index(None)}")
+    return None
+
+
 def find_witness(program: rasp.ProgramOp, op: rasp.AggregateOp) -> str | None:
     """An input on which some query selects keys holding different values, described."""
     before = ancestors(op)
     ops = [o for o in program.block.ops if o in before]
-    vocab = list(program.vocab_values)
-    for xs in candidate_inputs(vocab, program.length, zlib.crc32(op.label.data.encode())):
+    for xs in _inputs(program, op.label.data):
         try:
             env = run_ops(program, ops, xs)
         except (EvaluationError, KeyError, TypeError, ArithmeticError, ValueError):

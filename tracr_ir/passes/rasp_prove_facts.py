@@ -32,7 +32,7 @@ from xdsl.ir import SSAValue
 from xdsl.passes import ModulePass
 
 from tracr_ir.analysis.facts import ProgramFacts, value_set, values_of
-from tracr_ir.analysis.witness import find_witness
+from tracr_ir.analysis.witness import find_none, find_witness
 from tracr_ir.dialects import rasp
 from tracr_ir.errors import UnsupportedProgramError
 from tracr_ir.passes.rasp_refine_values import ALWAYS_SELECTS, REFINED, refine
@@ -53,13 +53,17 @@ def nullable(v: SSAValue) -> bool:
     return None in (value_set(v) or ())
 
 
-def check_numbers(v: SSAValue, label: str, what: str) -> None:
-    """`v` never None and finite numbers only, or refused naming `label`."""
+def check_numbers(program: rasp.ProgramOp, v: SSAValue, label: str, what: str) -> None:
+    """`v` never None and finite numbers only, or refused naming `label` (with an input on
+    which it is None, when the witness search finds one)."""
     if nullable(v):
+        witness = find_none(program, v)
+        evidence = (witness if witness is not None else
+                    "not proven never None, and no input the search tried makes it None")
         raise UnsupportedProgramError(
-            f"{what} cannot be None (the zero vector of a number is 0), but its values include "
-            "none: give the Aggregates it depends on a default, or make sure their "
-            "selectors always select", label)
+            f"{what} cannot be None (the zero vector of a number is 0), but its values "
+            f"include none: {evidence}. Give the Aggregates it depends on a default, or "
+            "make their selectors select a key for every query", label)
     for x in values_of(v):
         if type(x) not in (bool, int, float) or not math.isfinite(float(x)):
             raise UnsupportedProgramError(
@@ -75,7 +79,7 @@ def _check_aggregate(program: rasp.ProgramOp, facts: ProgramFacts,
             raise UnsupportedProgramError(
                 "a numerical Aggregate that may select nothing needs default 0 (its empty "
                 f"mean is 0), got {format_value(default)}", label)
-        check_numbers(op.sop, label, "the values of a numerical Aggregate")
+        check_numbers(program, op.sop, label, "the values of a numerical Aggregate")
         return
     if may_be_empty and default is not None and nullable(op.sop):
         raise UnsupportedProgramError(
@@ -113,7 +117,7 @@ def prove_facts(program: rasp.ProgramOp, pass_name: str = "rasp-prove-facts") ->
         result = op.results[0] if op.results else None
         if (result is not None and isinstance(result.type, rasp.SOpType)
                 and result.type.is_numerical):
-            check_numbers(result, label, "a numerical s-op")
+            check_numbers(program, result, label, "a numerical s-op")
     program.attributes[FACTS] = UnitAttr()
 
 

@@ -29,5 +29,5 @@ builtin.module {
 // CHECK-NEXT: %v = rasp.aggregate "v_7" %x, %w default none
 // CHECK-NOT:  rasp.selector_or
 
-// OUT:      [2.0, none, 2.0]
+// OUT:      [2, none, 2]
 // OUT-NEXT: [none, none]
