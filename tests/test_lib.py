@@ -48,10 +48,10 @@ def test_reverse(xs, expected):
     assert ev(lib.make_reverse(rasp.tokens), xs) == list(expected)
 
 
-def test_reverse_of_an_ints_sop_gives_floats():
-    # A categorical Aggregate of ints takes their mean, so single ints come back as floats.
+def test_reverse_of_an_ints_sop_gives_ints():
+    # An Aggregate returns the one selected value as it is (tracr-pypi 1.0.0's mean).
     out = ev(lib.make_reverse(rasp.indices), "abc")
-    assert out == [2, 1, 0] and all(isinstance(v, float) for v in out)
+    assert out == [2, 1, 0] and all(type(v) is int for v in out)
 
 
 # ----------------------------------------------------------------------------- counting
@@ -166,7 +166,8 @@ def test_sorts_match_python_sorted():
 def test_frac_prevs():
     bools = rasp.tokens == "l"
     prog = lib.make_frac_prevs(bools)
-    assert rasp.is_numerical(prog) and rasp.is_numerical(bools)  # it annotates its input
+    # It averages a numerical copy of its input and leaves the input as it was (as tracr).
+    assert rasp.is_numerical(prog) and rasp.is_numerical(prog.sop) and rasp.is_categorical(bools)
     assert isinstance(prog, rasp.Aggregate) and prog.default == 0
     assert ev(prog, "hello") == approx([0, 0, 1 / 3, 1 / 2, 2 / 5])
     assert ev(lib.make_frac_prevs(rasp.tokens == ")"), "a()b(c))") == approx(

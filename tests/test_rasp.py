@@ -152,10 +152,11 @@ def test_full(fill):
 
 def test_constant_sop_checks_its_length():
     assert ev(rasp.ConstantSOp([1, 2, 3]), "abc") == [1, 2, 3]
-    with pytest.raises(EvaluationError, match="length"):
+    # tracr's wording, which tracr's tests match (a ValueError, as there).
+    with pytest.raises(ValueError, match=r"Constant len 3 doesn't match input len 4"):
         ev(rasp.ConstantSOp([1, 2, 3]), "abcd")
     assert ev(rasp.ConstantSOp([1, 2, 3], check_length=False), "abcd") == [1, 2, 3]
-    with pytest.raises(EvaluationError):
+    with pytest.raises(EvaluationError, match=r"Constant len 1 doesn't match input len 2"):
         ev(rasp.ConstantSelector([[True]]), "ab")
     assert ev(rasp.ConstantSelector([[True, False], [False, True]]), "ab") == [
         [True, False], [False, True]
@@ -279,11 +280,12 @@ def test_aggregate_numerical_mean():
     assert ev(agg, [1, 0, 1, 1]) == [1.0, 0.5, pytest.approx(2 / 3), 0.75]
 
 
-def test_aggregate_categorical_single_value_keeps_non_numbers_and_floats_ints():
+def test_aggregate_of_one_selected_value_returns_it_unchanged():
+    # tracr-pypi 1.0.0: one selected value is returned as it is (an int stays an int).
     one = rasp.Select(rasp.indices, rasp.indices, C.EQ)
     assert ev(rasp.Aggregate(one, rasp.tokens), ["a", (1, 2), 0.5]) == ["a", (1, 2), 0.5]
     out = ev(rasp.Aggregate(one, rasp.tokens), [3, True])
-    assert out == [3, 1] and [type(v) for v in out] == [float, float]  # a mean of one number
+    assert out == [3, True] and [type(v) for v in out] == [int, bool]
 
 
 def test_aggregate_default_where_nothing_is_selected():
@@ -299,10 +301,13 @@ def test_aggregate_of_several_strings_raises():
     with pytest.raises(EvaluationError, match="bad_agg"):
         ev(agg, "ab")
     assert ev(agg, "a") == ["a"]  # one selected string is fine
-    # Several floats raise too: only int/bool values are averaged (tracr's rule).
-    with pytest.raises(EvaluationError):
-        ev(rasp.Aggregate(every, rasp.tokens), [0.5, 0.5])
-    assert ev(rasp.Aggregate(every, rasp.tokens), [2, 2]) == [2.0, 2.0]
+    with pytest.raises(EvaluationError):  # numbers mixed with anything else have no mean
+        ev(rasp.Aggregate(every, rasp.tokens), [1, "a"])
+    # Several ints, bools or floats are averaged (tracr's rule), into a float.
+    out = ev(rasp.Aggregate(every, rasp.tokens), [2, 2])
+    assert out == [2.0, 2.0] and type(out[0]) is float
+    assert ev(rasp.Aggregate(every, rasp.tokens), [0.5, 1.5]) == [1.0, 1.0]
+    assert ev(rasp.Aggregate(every, rasp.tokens), [True, 0.5, 0]) == [0.5, 0.5, 0.5]
 
 
 def test_aggregate_default_must_be_a_simple_value():
@@ -479,7 +484,9 @@ def test_named_sets_the_name_and_labels_stay_unique():
     b = rasp.Map(lambda x: x, rasp.tokens).named("same")
     assert a.name == b.name == "same"
     assert a.label != b.label and a.label.startswith("same_")
-    assert a.named("other") is a and a.name == "other"
+    other = a.named("other")  # a copy, as in tracr: `a` keeps its name
+    assert other is not a and (other.name, a.name) == ("other", "same")
+    assert other.unique_id != a.unique_id and other.f is a.f and other.inner is a.inner
     assert a.unique_id == a.unique_id  # stable
     c = rasp.Full(0).annotated(name="n", note=3)
     assert c.name == "n" and c.annotations["note"] == 3
@@ -500,8 +507,10 @@ def test_encodings():
     sop = rasp.Map(lambda x: x, rasp.tokens)
     assert rasp.is_categorical(sop) and not rasp.is_numerical(sop)  # default
     assert rasp.get_encoding(sop) is rasp.Encoding.CATEGORICAL
-    assert rasp.numerical(sop) is sop and rasp.is_numerical(sop) and not rasp.is_categorical(sop)
-    assert rasp.categorical(sop) is sop and rasp.is_categorical(sop)
+    num = rasp.numerical(sop)  # a numerical copy; `sop` stays categorical
+    assert num is not sop and rasp.is_numerical(num) and not rasp.is_categorical(num)
+    assert rasp.is_categorical(sop)
+    assert rasp.is_categorical(rasp.categorical(num)) and rasp.is_numerical(num)
     numerical_named = rasp.numerical(rasp.Full(1)).named("x")
     assert rasp.is_numerical(numerical_named)  # naming keeps other annotations
 

@@ -250,7 +250,6 @@ def test_params_labels_and_stats(jax_models):
 
 @pytest.mark.parametrize("seq, message", [
     (["BOS", 1, 4], r"token 4 at position 2 is not in the vocab \{1, 2, 3\}"),
-    (["BOS", "PAD"], r"token 'PAD' \(a str\) at position 1 is not in the vocab"),
     (["BOS", [1]], r"token \[1\] \(a list\) at position 1 is not in the vocab"),
     (["BOS", 1, "2"], r"token '2' \(a str\) at position 2 is not in the vocab"),
     (["BOS", 1.5], r"token 1.5 \(a float\) at position 1 is not in the vocab"),
@@ -268,6 +267,17 @@ def test_input_errors_name_position_and_value(jax_models, seq, message):
         model.apply(seq)
     with pytest.raises(InputError, match="sequence 1 of the batch: .*" + message):
         model.apply_batch([["BOS", 1], seq])
+
+
+def test_pad_ends_an_input_of_apply_and_is_no_token_of_apply_batch(jax_models):
+    model = jax_models["categorical", False]
+    assert model.apply(["BOS", 1, "PAD"]).decoded == ["BOS", *model.apply(["BOS", 1]).decoded[1:],
+                                                      "PAD"]  # tracr's padding
+    with pytest.raises(InputError, match="PAD may only end the input"):
+        model.apply(["BOS", "PAD", 1])
+    with pytest.raises(InputError, match=r"sequence 1 of the batch: token 'PAD' \(a str\) at "
+                                         "position 1 is not in the vocab"):
+        model.apply_batch([["BOS", 1], ["BOS", "PAD"]])  # apply_batch pads by itself
 
 
 @pytest.mark.parametrize("batch, message", [

@@ -10,8 +10,8 @@ model.apply(["BOS", "a", "b", "a"]).decoded   # ["BOS", 2, 1, 2]
 from tracr_ir import errors, rasp
 from tracr_ir.universe import register_dialect, register_pass
 
-__all__ = ["compile_rasp_to_model", "errors", "lib", "load", "rasp", "register_dialect",
-           "register_pass"]
+__all__ = ["causal_eval", "compile_rasp_to_model", "compiling", "errors", "lib", "load", "rasp",
+           "register_dialect", "register_pass"]
 
 
 def __getattr__(name: str):
@@ -19,8 +19,8 @@ def __getattr__(name: str):
     # `load` JAX, none of which `import tracr_ir` should pay for.
     import importlib
 
-    if name == "lib":
-        return importlib.import_module("tracr_ir.lib")
+    if name in ("lib", "causal_eval", "compiling"):  # tracr's module names, for drop-in use
+        return importlib.import_module(f"tracr_ir.{name}")
     if name == "compile_rasp_to_model":
         return importlib.import_module("tracr_ir.compiler").compile_rasp_to_model
     if name == "load":

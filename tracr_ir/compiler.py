@@ -27,6 +27,7 @@ from tracr_ir import rasp as rasp_front
 from tracr_ir.dialects import craft, rasp, transformer
 from tracr_ir.dialects.program import stage_op
 from tracr_ir.errors import (
+    ArgumentError,
     EvaluationError,
     IRError,
     PipelineError,
@@ -98,20 +99,20 @@ def _check_compile_args(vocab: Iterable[Any], max_seq_len: int, bos: str, pad: s
     try:
         values = canonical_values(vocab, where="vocab")
     except TypeError:
-        raise UnsupportedProgramError(f"vocab must be a collection of values, got {vocab!r}")
+        raise ArgumentError(f"vocab must be a collection of values, got {vocab!r}")
     if not values:
-        raise UnsupportedProgramError("vocab is empty")
+        raise ArgumentError("vocab is empty")
     if None in values:
-        raise UnsupportedProgramError("None cannot be a token")
+        raise ArgumentError("None cannot be a token")
     if not isinstance(max_seq_len, int) or isinstance(max_seq_len, bool) or max_seq_len < 1:
-        raise UnsupportedProgramError(f"max_seq_len must be a positive int, got {max_seq_len!r}")
+        raise ArgumentError(f"max_seq_len must be a positive int, got {max_seq_len!r}")
     for role, token in (("compiler_bos", bos), ("compiler_pad", pad)):
         if not isinstance(token, str):
-            raise UnsupportedProgramError(f"{role} must be a str, got {token!r}")
+            raise ArgumentError(f"{role} must be a str, got {token!r}")
         if token in values:
-            raise UnsupportedProgramError(f"{role} {token!r} is also in the vocab")
+            raise ArgumentError(f"{role} {token!r} is also in the vocab")
     if bos == pad:
-        raise UnsupportedProgramError(f"compiler_bos and compiler_pad are both {bos!r}")
+        raise ArgumentError(f"compiler_bos and compiler_pad are both {bos!r}")
     return values
 
 
@@ -137,14 +138,9 @@ class _Builder:
         props: dict[str, Any] = {"label": rasp.StringAttr(label)}
         kind = rasp.SelectorType() if isinstance(expr, rasp_front.Selector) else None
         op_class: type[rasp.RaspOp]
-        if isinstance(expr, rasp_front.TokensType):
-            self.values[id(expr)] = self.program.tokens
-            return
-        if isinstance(expr, rasp_front.IndicesType):
-            self.values[id(expr)] = self.program.indices
-            return
-        if isinstance(expr, rasp_front.LengthType):
-            self.values[id(expr)] = self._length()
+        if isinstance(expr, (rasp_front.TokensType, rasp_front.IndicesType,
+                             rasp_front.LengthType)):
+            self.values[id(expr)] = self._primitive(expr)
             return
         if isinstance(expr, rasp_front.Map):
             op_class, props["fn"] = rasp.MapOp, rasp.PyFuncAttr(expr.f)
@@ -187,6 +183,23 @@ class _Builder:
         op = op_class.create(operands=ops, result_types=[result_type], properties=props)
         self.values[id(expr)] = self.add(op, expr.name)
 
+    def _primitive(self, expr: rasp_front.SOp) -> SSAValue:
+        """tokens, indices or length (categorical); a numerical copy of one (`numerical(
+        rasp.tokens)`) is a numerical identity Map of it, labelled like other nodes."""
+        if isinstance(expr, rasp_front.TokensType):
+            value = self.program.tokens
+        elif isinstance(expr, rasp_front.IndicesType):
+            value = self.program.indices
+        else:
+            value = self._length()
+        if not rasp_front.is_numerical(expr):
+            return value
+        label = f"{expr.name}_{expr.unique_id}"
+        op = rasp.MapOp.create(
+            operands=[value], result_types=[rasp.SOpType(rasp.NUMERICAL)],
+            properties={"label": rasp.StringAttr(label), "fn": rasp.PyFuncAttr(_identity)})
+        return self.add(op, label)
+
     def _length(self) -> SSAValue:
         """`length` as SelectorWidth(Select(tokens, tokens, TRUE)), which it equals."""
         select = rasp.SelectOp.create(
@@ -208,6 +221,10 @@ class _Builder:
     def _value(value: Any, label: str) -> Any:
         check_value(value, label)
         return value
+
+
+def _identity(x: Any) -> Any:
+    return x
 
 
 def to_ir(
@@ -394,18 +411,24 @@ def compile_rasp_to_model(
     program: rasp_front.SOp,
     vocab: Iterable[Any],
     max_seq_len: int,
+    causal: bool = False,
     compiler_bos: str = "BOS",
     compiler_pad: str = "PAD",
-    causal: bool = False,
+    mlp_exactness: int | None = None,
+    *,
     allocator: str = "greedy",
     pipeline: str | None = None,
     print_ir_after_all: bool = False,
 ) -> CompiledModel:
     """Compile `program` into a jit-compiled JAX model (`tracr_ir.backends.jax.CompiledModel`).
 
+    The arguments up to `mlp_exactness` are tracr's, in tracr's order (`tracr_ir.compiling`
+    also has tracr's default BOS and PAD tokens). `mlp_exactness` is accepted and unused: every
+    MLP's constants are derived from the value sets of its input (docs/exactness.md).
     `pipeline` replaces the default pass spec (`default_pipeline(allocator)`); it must end in
     the transformer dialect. The model's `ir` maps each stage to its IR text.
     """
+    del mlp_exactness
     from tracr_ir.backends.jax import build
 
     spec = pipeline or default_pipeline(allocator)

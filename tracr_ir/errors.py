@@ -1,7 +1,10 @@
 """Every error a user of tracr-ir can cause derives from `TracrIRError`.
 
 - `ProgramError`: an ill-formed RASP program (e.g. a Map applied to a selector).
-- `UnsupportedProgramError`: a RASP program the compiler refuses, naming the node.
+- `UnsupportedProgramError`: a RASP program the compiler refuses, naming the node (also a
+  `NotImplementedError`, which tracr raises for the programs it cannot compile).
+- `ArgumentError`: a bad argument to the compiler (vocab, max_seq_len, BOS or PAD token); also
+  a `ValueError`, as in tracr.
 - `ValueSetError`: value-set inference failed (too large, unhashable, a raising function).
 - `IRError`: malformed or ill-typed IR text or modules (parse and verify diagnostics).
 - `PipelineError`: an unknown pass, a bad option, a pass that produced invalid IR.
@@ -20,12 +23,20 @@ class ProgramError(TracrIRError, TypeError):
     """An ill-formed RASP program: a node built from operands of the wrong kind."""
 
 
-class UnsupportedProgramError(TracrIRError):
-    """The program is valid RASP but cannot be compiled (exactly)."""
+class UnsupportedProgramError(TracrIRError, NotImplementedError):
+    """The program is valid RASP but cannot be compiled (exactly).
+
+    A `NotImplementedError` too: code written for tracr, which raises that for the programs it
+    cannot compile, catches ours."""
 
     def __init__(self, message: str, label: str | None = None):
         self.label = label
         super().__init__(f"{label}: {message}" if label else message)
+
+
+class ArgumentError(UnsupportedProgramError, ValueError):
+    """A compiler argument that cannot be used: an empty or unhashable vocab, a BOS or PAD
+    token in the vocab, a max_seq_len that is not a positive int (a ValueError, as in tracr)."""
 
 
 class ValueSetError(UnsupportedProgramError):

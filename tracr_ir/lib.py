@@ -152,7 +152,7 @@ def make_frac_prevs(bools: rasp.SOp) -> rasp.SOp:
     """The share of positions up to and including this one where `bools` is true.
 
     `make_frac_prevs(rasp.tokens == "l")("hello") == [0, 0, 1/3, 1/2, 2/5]`.
-    Note: annotates `bools` itself as numerical (as tracr does).
+    The Aggregate reads a numerical copy of `bools`; `bools` itself keeps its encoding.
     """
     bools = rasp.numerical(bools)
     prevs = rasp.Select(rasp.indices, rasp.indices, rasp.Comparison.LEQ)

@@ -4,6 +4,7 @@
 model = build(module)                    # a module (or its text) holding a transformer.model
 model.apply(["BOS", 3, 1, 2]).decoded    # ["BOS", 1, 2, 3]
 model.apply_batch([["BOS", 1], ["BOS", 2, 3]])   # right-padded with PAD, padding masked
+model.apply(["BOS", 3, 1, "PAD"]).decoded  # ["BOS", 1, 3, "PAD"]: PAD masked, as a batch
 model.stats()                            # {"layers": 2, "heads": 1, "residual": 13, ...}
 ```
 
@@ -99,15 +100,42 @@ class CompiledModel:
         return jax.device_get(result)
 
     def apply(self, seq: Sequence[Any]) -> ApplyResult:
-        """Run one sequence `["BOS", t1, ...]`."""
-        ids = np.array([self.encode(seq)])
-        embeddings, residuals, output = self._run(ids, np.ones(ids.shape, dtype=bool))
+        """Run one sequence `["BOS", t1, ...]`, which may end in PAD tokens as in tracr
+        (`["BOS", t1, t2, "PAD", "PAD"]`, up to `max_seq_len` after BOS).
+
+        PAD positions are masked out of every attention, so the other positions get the
+        outputs of the unpadded input; `decoded` holds the PAD token at PAD positions (tracr
+        decodes whatever its model computes there)."""
+        n_real = self._unpadded_length(seq)
+        ids = self.encode(seq[:n_real])
+        ids += [self.weights.token_ids[self.weights.pad]] * (len(seq) - n_real)
+        mask = np.array([[i < n_real for i in range(len(ids))]])
+        embeddings, residuals, output = self._run(np.array([ids]), mask)
+        decoded = self.decode_output(output[0][:n_real])[1:]
         return ApplyResult(
-            decoded=[self.weights.bos, *self.decode_output(output[0])[1:]],
+            decoded=[self.weights.bos, *decoded, *[self.weights.pad] * (len(seq) - n_real)],
             embeddings=np.asarray(embeddings[0]),
             residuals=[np.asarray(r[0]) for r in residuals],
             output=np.asarray(output[0]),
         )
+
+    def _unpadded_length(self, seq: Sequence[Any]) -> int:
+        """The positions of `seq` before its trailing PADs (all of them if there are none)."""
+        if isinstance(seq, (str, bytes)) or not isinstance(seq, Sequence):
+            return len(self.encode(seq))  # `encode` names the problem: not a list of tokens
+        pad = self.weights.pad
+        is_pad = [isinstance(t, str) and t == pad for t in seq]
+        if not any(is_pad[1:]):
+            return len(seq)
+        first = is_pad.index(True, 1)
+        if not all(is_pad[first:]):
+            later = first + is_pad[first:].index(False)
+            raise InputError(f"PAD token {pad!r} at position {first} is followed by "
+                             f"{seq[later]!r} at position {later}: PAD may only end the input")
+        if len(seq) > self.weights.max_seq_len + 1:
+            raise InputError(f"the input has {len(seq) - 1} tokens after BOS (PAD included), "
+                             f"more than max_seq_len {self.weights.max_seq_len}")
+        return first
 
     def apply_batch(self, seqs: Sequence[Sequence[Any]]) -> list[list[Value]]:
         """Decoded outputs of sequences of any lengths, run as one right-padded batch.

@@ -6,9 +6,11 @@ A tracr program ports by changing its import::
     hist = rasp.SelectorWidth(rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.EQ))
     rasp.evaluate(hist, ["a", "b", "a"])  # [2, 1, 2]
 
-Nodes are immutable once built; only their annotations (name, encoding) can be replaced, as
-in tracr, through `named`, `annotated`, `numerical` and `categorical`, which return the node.
-`evaluate` is the reference semantics every compiler stage is tested against.
+Nodes are immutable once built. As in tracr, `named`, `annotated`, `annotate`, `numerical` and
+`categorical` return an annotated copy (`expr.copy()`) and leave the node as it was, so
+`numerical(tokens)` never changes `tokens`. `evaluate` is the reference semantics every
+compiler stage is tested against (tracr-pypi 1.0.0's); `evaluate_causal` is what a causal
+model computes, and `tracr_ir.causal_eval` is tracr's causal evaluator.
 
 Every name lives here, as in tracr; the code is in three modules, one idea each:
 `tracr_ir.rasp.expr` (the nodes, their operators and simplifications),

@@ -1,7 +1,7 @@
 """The default annotations: how an s-op is encoded and what every expression is named.
 
 ```python
-rasp.numerical(rasp.Map(lambda x: x / 2, rasp.tokens))   # annotate, returns the node
+rasp.numerical(rasp.Map(lambda x: x / 2, rasp.tokens))   # a numerical copy of the Map
 rasp.get_encoding(rasp.tokens)                            # Encoding.CATEGORICAL (the default)
 rasp.Map(f, rasp.tokens).name                             # "map" (then its label "map_7")
 ```
@@ -29,10 +29,12 @@ class Encoding(enum.Enum):
 
 
 def numerical(sop: ExprT) -> ExprT:
+    """A numerically encoded copy of `sop` (`sop` keeps its encoding)."""
     return annotate(sop, encoding=Encoding.NUMERICAL)
 
 
 def categorical(sop: ExprT) -> ExprT:
+    """A categorically encoded copy of `sop` (`sop` keeps its encoding)."""
     return annotate(sop, encoding=Encoding.CATEGORICAL)
 
 

@@ -2,17 +2,20 @@
 
 Every node is a `RASPExpr` with `children` (its operands) and annotations (`name`, and for an
 s-op its `encoding`, whose defaults `tracr_ir.rasp.encoding` provides). Nodes are immutable
-once built, their arguments checked (`ProgramError`); only their annotations can be replaced,
-as in tracr, through `named`, `annotated`, `annotate`. `expr(xs)` evaluates the node with the
-reference semantics of `tracr_ir.rasp.semantics`.
+once built, their arguments checked (`ProgramError`). As in tracr, `named`, `annotated` and
+`annotate` return an annotated copy (`expr.copy()`: same operands, a new unique id) and leave
+`expr` as it was. `expr(xs)` evaluates the node with the reference semantics of
+`tracr_ir.rasp.semantics`.
 """
 
 from __future__ import annotations
 
 import abc
+import copy as _copy
 import enum
 import functools
 import itertools
+import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, Protocol, TypeVar, Union
 
@@ -25,6 +28,7 @@ VT = TypeVar("VT")
 ExprT = TypeVar("ExprT", bound="RASPExpr")
 
 _NAME_KEY = "name"
+_LOG = logging.getLogger("tracr_ir.rasp")
 _ENCODING_KEY = "encoding"
 
 
@@ -109,10 +113,20 @@ class RASPExpr(abc.ABC):
         """A label unique among all expressions: the name and a unique id."""
         return f"{self.name}_{self.unique_id}"
 
+    def copy(self: ExprT) -> ExprT:
+        """A shallow copy with a new unique id: the same operands, function and annotations
+        (which the copy then replaces on its own)."""
+        new = _copy.copy(self)
+        new.__dict__.pop("unique_id", None)  # the cached id of `self`: the copy draws its own
+        object.__setattr__(new, "_annotations", _Annotations(new, **self._annotations._inner))
+        return new
+
     def named(self: ExprT, name: str) -> ExprT:
+        """A copy named `name` (the node itself keeps its name)."""
         return annotate(self, name=name)
 
     def annotated(self: ExprT, **annotations: Any) -> ExprT:
+        """A copy with `annotations` added (the node itself keeps its own)."""
         return annotate(self, **annotations)
 
     def __repr__(self) -> str:
@@ -122,9 +136,11 @@ class RASPExpr(abc.ABC):
 
 
 def annotate(expr: ExprT, **annotations: Any) -> ExprT:
-    """Adds annotations to `expr` (replacing those with the same keys) and returns it."""
-    expr.annotations = {**expr.annotations, **annotations}
-    return expr
+    """A copy of `expr` with `annotations` added (replacing those with the same keys); `expr`
+    itself is left as it was."""
+    new = expr.copy()
+    new.annotations = {**expr.annotations, **annotations}
+    return new
 
 
 def _check_kind(owner: str, role: str, operand: Any, kind: type) -> None:
@@ -307,6 +323,9 @@ class SequenceMap(SOp):
         _check_kind("SequenceMap", "first input", fst, SOp)
         _check_kind("SequenceMap", "second input", snd, SOp)
         _check_callable("SequenceMap", f)
+        if fst is snd:
+            _LOG.warning("SequenceMap of %s with itself: a Map(lambda x: f(x, x), %s) "
+                         "computes the same with one operand", fst.label, fst.label)
         self.f = f
         self.fst = fst
         self.snd = snd
@@ -559,8 +578,8 @@ def _merge_selects(
 
 
 class Aggregate(SOp):
-    """At each query, the mean of the selected values (numerical), or the single selected
-    value (categorical); `default` where nothing is selected."""
+    """At each query: the selected value as it is if one key is selected, the mean of the
+    selected numbers if several are, `default` if none is (`semantics.aggregate_mean`)."""
 
     def __init__(self, selector: Selector, sop: SOp, default: Value = None):
         super().__init__()

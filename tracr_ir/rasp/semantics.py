@@ -3,11 +3,13 @@
 ```python
 rasp.evaluate(program, [3, 1, 2])          # the value at each position (a matrix for selectors)
 program([3, 1, 2])                         # the same
-rasp.evaluate_causal(program, [3, 1, 2])   # position i sees only xs[:i + 1]
+rasp.evaluate_causal(program, [3, 1, 2])   # position i sees only xs[:i + 1] (a causal model)
 ```
-Evaluation follows tracr's: a Map or SequenceMap gives None where an input is None (without
-calling its function), an Aggregate averages (`aggregate_mean`), shared nodes are evaluated
-once, and an error names the node it happened in.
+Evaluation follows tracr-pypi 1.0.0's: a Map or SequenceMap gives None where an input is None
+(without calling its function), an Aggregate gives one selected value as it is and averages
+several numbers (`aggregate_mean`); shared nodes are evaluated once, and an error names the node
+it happened in. `tracr_ir.causal_eval` holds tracr's causal evaluator, which masks selectors
+over the whole input instead of evaluating prefixes.
 """
 
 from __future__ import annotations
@@ -23,16 +25,18 @@ from tracr_ir.rasp.expr import (Aggregate, ConstantSelector, ConstantSOp, Full, 
 
 
 def aggregate_mean(selected: Sequence[Value], default: Value) -> Value:
-    """tracr's `_mean`: `default` if empty, the mean for int/bool values, else the single
-    selected value; several selected non-numeric values have no meaning."""
+    """What an Aggregate gives at one query, as tracr-pypi 1.0.0 computes it: `default` if
+    nothing is selected, the one selected value unchanged (an int stays an int, a string a
+    string), the mean (a float) of several selected ints, bools or floats; several selected
+    values of any other kind have no mean (`EvaluationError`, a ValueError)."""
     if not selected:
         return default
-    first = selected[0]
-    if isinstance(first, (int, bool)):
-        return sum(selected) / len(selected)
     if len(selected) == 1:
-        return first
-    raise EvaluationError(f"cannot aggregate several non-numeric values: {list(selected)}")
+        return selected[0]
+    if all(isinstance(v, (int, bool, float)) for v in selected):
+        return sum(selected) / len(selected)
+    raise EvaluationError(f"cannot average several values that are not all numbers: "
+                          f"{list(selected)}")
 
 
 def apply_predicate(predicate: Predicate, key: Value, query: Value) -> bool:
@@ -84,8 +88,9 @@ class Evaluator:
             return [expr.fill] * len(xs)
         if isinstance(expr, (ConstantSOp, ConstantSelector)):
             if expr.check_length and len(xs) != len(expr.value):
+                # The wording of tracr's message, which tests match.
                 raise EvaluationError(
-                    f"constant of length {len(expr.value)} on an input of length {len(xs)}"
+                    f"Constant len {len(expr.value)} doesn't match input len {len(xs)}."
                 )
             return expr.value
         if isinstance(expr, SelectorWidth):

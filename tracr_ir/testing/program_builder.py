@@ -159,7 +159,7 @@ class ProgramBuilder:
         f, image, binary = self.fns.unary(xi.values, numeric_out=numeric_out)
         m = _map(f, x, simplify=not self.ch.chance(20))
         if numeric_out:
-            rasp.numerical(m)
+            m = rasp.numerical(m)
         self._add(m, Info(image, xi.nullable, numeric_out, binary=binary and numeric_out))
         return True
 
@@ -202,7 +202,7 @@ class ProgramBuilder:
         sw = rasp.SelectorWidth(self.selector(self.max_depth - 1))
         numeric = self.numerical and self.ch.chance(30)
         if numeric:
-            rasp.numerical(sw)
+            sw = rasp.numerical(sw)
         self._add(sw, Info(frozenset(range(self.max_seq_len + 1)), numerical=numeric))
         return True
 

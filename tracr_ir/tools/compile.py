@@ -62,8 +62,9 @@ def _main(argv: Sequence[str]) -> int:
     program = load_program(args.program)
     vocab = [parse_token(t) for t in args.vocab.split(",") if t != ""]
     if args.emit is None:
-        model = compile_rasp_to_model(program, vocab, args.max_seq_len, args.bos, args.pad,
-                                      args.causal, allocator=args.allocator,
+        model = compile_rasp_to_model(program, vocab, args.max_seq_len, causal=args.causal,
+                                      compiler_bos=args.bos, compiler_pad=args.pad,
+                                      allocator=args.allocator,
                                       print_ir_after_all=args.print_ir_after_all)
         if args.output:
             model.save(args.output)
