@@ -13,8 +13,9 @@ builtin.module {
   }
 }
 
-// CHECK:      [1.0, 2.0, 3.0]
+// One selected value comes back as it is, two equal ones as their mean (tracr's Aggregate).
+// CHECK:      [1, 2, 3]
 // CHECK-NEXT: [2.0, none]
-// INFERRED:   [1.0, 2.0, 3.0]
+// INFERRED:   [1, 2, 3]
 // BADTOKEN:   tracr-run: error: token 7 at position 1 is not in the vocab {1, 2, 3}
 // TOOLONG:    tracr-run: error: token 1 at position 4 is past max_seq_len 4: the input has 5 tokens
