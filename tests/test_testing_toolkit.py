@@ -155,6 +155,7 @@ PASS_STAGES = {
     "craft-allocate-layers{strategy=solver}": "craft",
     "craft-layout-residual": "craft",
     "lower-craft-to-transformer": "craft",
+    "transformer-compress": "transformer",
 }
 
 

@@ -407,6 +407,17 @@ def stage_name(module: ModuleOp) -> str:
     return stage_op(module).name.split(".")[0]
 
 
+def compress_spec(compress: str | int) -> str:
+    """The `transformer-compress` pass for `compile_rasp_to_model(compress=...)`: `"lossless"`
+    or a residual width N (learned)."""
+    if compress == "lossless":
+        return "transformer-compress{method=lossless}"
+    if isinstance(compress, int) and not isinstance(compress, bool) and compress > 0:
+        return f"transformer-compress{{method=learned dim={compress}}}"
+    raise PipelineError(f"compress must be 'lossless' or a positive int (the residual width), "
+                        f"got {compress!r}")
+
+
 def compile_rasp_to_model(
     program: rasp_front.SOp,
     vocab: Iterable[Any],
@@ -419,6 +430,7 @@ def compile_rasp_to_model(
     allocator: str = "greedy",
     pipeline: str | None = None,
     print_ir_after_all: bool = False,
+    compress: str | int | None = None,
 ) -> CompiledModel:
     """Compile `program` into a jit-compiled JAX model (`tracr_ir.backends.jax.CompiledModel`).
 
@@ -427,11 +439,17 @@ def compile_rasp_to_model(
     MLP's constants are derived from the value sets of its input (docs/exactness.md).
     `pipeline` replaces the default pass spec (`default_pipeline(allocator)`); it must end in
     the transformer dialect. The model's `ir` maps each stage to its IR text.
+    `compress="lossless"` or a width N ends the pipeline with
+    `transformer-compress{method=lossless}` or `{method=learned dim=N}` (a smaller residual:
+    `tracr_ir.passes.transformer_compress`; `tracr_ir.compression.report_of(model)` tells
+    how exact it is).
     """
     del mlp_exactness
     from tracr_ir.backends.jax import build
 
     spec = pipeline or default_pipeline(allocator)
+    if compress is not None:
+        spec += "," + compress_spec(compress)
     module = to_ir(program, vocab, max_seq_len, compiler_bos, compiler_pad, causal)
     stages = StageIR()
 

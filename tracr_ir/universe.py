@@ -57,6 +57,7 @@ PASSES: dict[str, Callable[[], type[ModulePass]]] = {
                                    "CraftLayoutResidual"),
     "lower-craft-to-transformer": _lazy("tracr_ir.passes.lower_craft_to_transformer",
                                         "LowerCraftToTransformer"),
+    "transformer-compress": _lazy("tracr_ir.passes.transformer_compress", "TransformerCompress"),
 }
 
 

@@ -5,6 +5,8 @@ to IR.
 runs the passes up to that stage and writes its IR to stdout or `-o`. Without `--emit`, the
 whole model is compiled and `-o` gets its weights with labels and metadata as `transformer`
 IR (bit-exact; `tracr_ir.load(path)` builds the model again); without `-o` its stats print.
+`--compress lossless|N` ends the pipeline with `transformer-compress` (lossless, or learned to
+width N) and prints its report on stderr.
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ def _main(argv: Sequence[str]) -> int:
     parser.add_argument("--emit", choices=list(STAGE_PIPELINES))
     parser.add_argument("-o", "--output", help="output file (default: stdout)")
     parser.add_argument("--print-ir-after-all", action="store_true")
+    parser.add_argument("--compress", type=_compress_arg, metavar="lossless|N",
+                        help="a smaller residual: lossless, or learned of width N")
     parser.add_argument("--debug", action="store_true", help="show Python tracebacks")
     args = parser.parse_args(argv)
 
@@ -65,7 +69,12 @@ def _main(argv: Sequence[str]) -> int:
         model = compile_rasp_to_model(program, vocab, args.max_seq_len, causal=args.causal,
                                       compiler_bos=args.bos, compiler_pad=args.pad,
                                       allocator=args.allocator,
-                                      print_ir_after_all=args.print_ir_after_all)
+                                      print_ir_after_all=args.print_ir_after_all,
+                                      compress=args.compress)
+        if args.compress is not None:
+            from tracr_ir.compression import report_of
+
+            print(f"tracr-compile: {report_of(model)}", file=sys.stderr)
         if args.output:
             model.save(args.output)
         else:
@@ -82,6 +91,12 @@ def _main(argv: Sequence[str]) -> int:
     spec = STAGE_PIPELINES[args.emit]
     if args.allocator != "greedy" and args.emit != "rasp":
         spec = spec.replace("strategy=greedy", f"strategy={args.allocator}")
+    if args.compress is not None:
+        if args.emit != "transformer":
+            parser.error("--compress needs the transformer stage (--emit transformer)")
+        from tracr_ir.compiler import compress_spec
+
+        spec += "," + compress_spec(args.compress)
     run_pipeline(module, spec, callback=callback)
     text = print_module(module)
     if args.output:
@@ -89,6 +104,14 @@ def _main(argv: Sequence[str]) -> int:
     else:
         print(text)
     return 0
+
+
+def _compress_arg(text: str) -> str | int:
+    if text == "lossless":
+        return text
+    if text.isdigit() and int(text) > 0:
+        return int(text)
+    raise argparse.ArgumentTypeError(f"expected lossless or a positive width, got '{text}'")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
