@@ -224,3 +224,9 @@ def test_a_selector_of_positions_that_misses_a_query_is_not_taken_to_select():
     with pytest.raises(UnsupportedProgramError,
                        match=r"cannot be None .* on input \[1\] it is None at position 0"):
         run_pipeline(to_ir(program, {1, 2}, 4), "rasp-infer-values,rasp-prove-facts")
+
+
+@pytest.mark.parametrize("program", [rasp.tokens, rasp.indices], ids=["tokens", "indices"])
+def test_a_program_that_returns_an_input_compiles(program):
+    module = run_pipeline(to_ir(program, {1, 2}, 3), f"rasp-infer-values,{REST}")
+    assert interpret(module, [2, 1]) == rasp.evaluate(program, [2, 1])

@@ -75,7 +75,10 @@ class LowerProgram(RewritePattern):
         new = craft.ProgramOp(op.vocab_values, op.length, op.bos.data, op.pad.data,
                               op.is_causal)
         block = new.block
+        final = state.natural(op.output.value)
         for cast, arg in zip(state.entry, block.args):
+            if final is cast.results[0]:
+                final = arg  # the program returns one of its inputs
             cast.results[0].replace_all_uses_with(arg)
         for inner in list(op.block.ops):
             if isinstance(inner, craft.CraftOp):
@@ -84,7 +87,6 @@ class LowerProgram(RewritePattern):
             elif inner.results and needs_of(inner) is not None:
                 raise UnsupportedProgramError(f"no lowering for {describe(inner)} (register a "
                                               "pattern with register_lowering)", None)
-        final = state.natural(op.output.value)
         block.add_op(craft.OutputOp(final))
         for inner in reversed(list(block.ops)):
             if isinstance(inner, craft.CraftOp) and not inner.output.uses:
