@@ -124,7 +124,7 @@ def lower_map(state: LoweringState, label: str, x: SSAValue, table: dict,
         alpha, beta = line
         return state.add(craft.LinearMLPOp(label, [xn], [alpha], beta, out))
     direct = state.discretise(label, xn, table, out)
-    if state.err[direct] <= state.required(y):
+    if state.error(direct) <= state.required(y):
         return direct
     # Too much float32 cancellation: discretise to the output values, then look up.
     state.erase(direct)
@@ -246,7 +246,7 @@ class LowerAggregate(RaspLowering):
             return state.add(craft.NumericalAttentionOp(
                 label, value, terms, tolerance, magnitude, state.space(label, y)))
         value = state.get_cat(op.sop)
-        tolerance = req - state.err[value]
+        tolerance = req - state.error(value)
         state.check_scale(tolerance, 1.0, label)
         default = op.default.data
         values = [d.value for d in value.type.space]  # type: ignore[attr-defined]

@@ -17,9 +17,7 @@ categorical); `finish` refuses a value whose bound misses what its readers need 
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Mapping
 from typing import Any
 
 from xdsl.dialects.builtin import UnrealizedConversionCastOp
@@ -32,8 +30,8 @@ from tracr_ir.craft import numerics
 from tracr_ir.craft.bases import Space
 from tracr_ir.craft.tolerances import Bound, fits
 from tracr_ir.dialects import craft, rasp
-from tracr_ir.errors import PipelineError, UnsupportedProgramError
 from tracr_ir.dialects.program import describe, fresh_label
+from tracr_ir.errors import PipelineError, UnsupportedProgramError
 from tracr_ir.lowering.precision import (
     CAT,
     EXACT,
@@ -46,7 +44,7 @@ from tracr_ir.lowering.precision import (
     needs_of,
     required_from,
 )
-from tracr_ir.values import format_value
+from tracr_ir.passes.rasp_prove_facts import check_numbers
 
 
 def _hint(label: str) -> str:
@@ -147,7 +145,7 @@ class LoweringState:
     def get_exact(self, v: SSAValue) -> SSAValue:
         """`v` as an exact one-hot (for a selector's keys or queries)."""
         c = self.get_cat(v)
-        if self.err[c] <= EXACT:
+        if self.error(c) <= EXACT:
             return c
         forms = self._forms(v)
         if EXACT_FORM not in forms:
@@ -166,11 +164,6 @@ class LoweringState:
         """How far the craft value `value` may be from its intended value (l1 for
         categorical)."""
         return self.bounds[value].error
-
-    @property
-    def err(self) -> _Errors:
-        """`state.err[value]`: `error(value)` as a mapping."""
-        return _Errors(self.bounds)
 
     def add(self, op: craft.CraftOp, error: float | None = None) -> SSAValue:
         """Insert `op` before the op being lowered. Its output's bound is the one the op
@@ -208,11 +201,11 @@ class LoweringState:
         """A numerical_mlp on `x`'s error bound; refused if `x` is too noisy for it."""
         table = compress(table)
         gap = change_gap(table)
-        if not self.err[x] < gap / 2:
+        if not self.error(x) < gap / 2:
             raise UnsupportedProgramError(
                 f"its input values are {gap:.3g} apart where its output changes, but the "
-                f"input is only known within {self.err[x]:.3g}", label)
-        return self.add(craft.NumericalMLPOp(label, x, table, self.err[x], out))
+                f"input is only known within {self.error(x):.3g}", label)
+        return self.add(craft.NumericalMLPOp(label, x, table, self.error(x), out))
 
     def pairs(self, label: str, a: SSAValue, b: SSAValue, f: Any, y: SSAValue) -> SSAValue:
         """A sequence_map_mlp of the categorical forms of `a` and `b` through `f(pair)`."""
@@ -265,40 +258,12 @@ class LoweringState:
         y = op.results[0]
         value.name_hint = y.name_hint
         req = self.required(y)
-        if not fits(self.err[value], req):
+        if not fits(self.error(value), req):
             raise UnsupportedProgramError(
                 f"its readers need it within {req:.3g}, but its construction only "
-                f"guarantees {self.err[value]:.3g}", label_of(y))
+                f"guarantees {self.error(value):.3g}", label_of(y))
         cast = UnrealizedConversionCastOp.get([value], [y.type])
         cast.results[0].name_hint = y.name_hint
         self.forms[cast.results[0]] = {encoding(y): value}
         return cast
 
-
-def check_numbers(v: SSAValue, label: str, what: str) -> None:
-    """A numerical form needs finite numbers and no None."""
-    values = v.type.value_set or ()  # type: ignore[attr-defined]
-    if None in values:
-        raise UnsupportedProgramError(
-            f"{what} cannot be None (the zero vector of a number is 0), but its values "
-            "include none", label)
-    for x in values:
-        if type(x) not in (bool, int, float) or not math.isfinite(float(x)):
-            raise UnsupportedProgramError(
-                f"{what} holds finite numbers only, not {format_value(x)}", label)
-
-
-class _Errors(Mapping):
-    """The errors of craft values, read from their bounds."""
-
-    def __init__(self, bounds: dict[SSAValue, Bound]):
-        self._bounds = bounds
-
-    def __getitem__(self, value: SSAValue) -> float:
-        return self._bounds[value].error
-
-    def __iter__(self):  # type: ignore[no-untyped-def]
-        return iter(self._bounds)
-
-    def __len__(self) -> int:
-        return len(self._bounds)

@@ -53,13 +53,15 @@ def nullable(v: SSAValue) -> bool:
     return None in (value_set(v) or ())
 
 
-def check_numbers(program: rasp.ProgramOp, v: SSAValue, label: str, what: str) -> None:
-    """`v` never None and finite numbers only, or refused naming `label` (with an input on
-    which it is None, when the witness search finds one)."""
+def check_numbers(v: SSAValue, label: str, what: str,
+                  program: rasp.ProgramOp | None = None) -> None:
+    """`v` never None and finite numbers only, or refused naming `label` (with an input of
+    `program` on which it is None, when given and the witness search finds one)."""
     if nullable(v):
-        witness = find_none(program, v)
-        evidence = (witness if witness is not None else
-                    "not proven never None, and no input the search tried makes it None")
+        witness = find_none(program, v) if program is not None else None
+        evidence = witness or ("it is not proven never None" if program is None else
+                               "not proven never None, and no input the search tried makes "
+                               "it None")
         raise UnsupportedProgramError(
             f"{what} cannot be None (the zero vector of a number is 0), but its values "
             f"include none: {evidence}. Give the Aggregates it depends on a default, or "
@@ -79,7 +81,7 @@ def _check_aggregate(program: rasp.ProgramOp, facts: ProgramFacts,
             raise UnsupportedProgramError(
                 "a numerical Aggregate that may select nothing needs default 0 (its empty "
                 f"mean is 0), got {format_value(default)}", label)
-        check_numbers(program, op.sop, label, "the values of a numerical Aggregate")
+        check_numbers(op.sop, label, "the values of a numerical Aggregate", program)
         return
     if may_be_empty and default is not None and nullable(op.sop):
         raise UnsupportedProgramError(
@@ -117,7 +119,7 @@ def prove_facts(program: rasp.ProgramOp, pass_name: str = "rasp-prove-facts") ->
         result = op.results[0] if op.results else None
         if (result is not None and isinstance(result.type, rasp.SOpType)
                 and result.type.is_numerical):
-            check_numbers(program, result, label, "a numerical s-op")
+            check_numbers(result, label, "a numerical s-op", program)
     program.attributes[FACTS] = UnitAttr()
 
 
