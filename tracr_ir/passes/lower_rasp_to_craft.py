@@ -103,7 +103,7 @@ def _erase_all(program: rasp.ProgramOp) -> None:
         inner.erase(safe_erase=False)
 
 
-def prepare(program: rasp.ProgramOp) -> None:
+def prepare(program: rasp.ProgramOp, max_table: int) -> None:
     """Run the analyses the patterns read, where the program lacks their marks."""
     check_inferred(program, "lower-rasp-to-craft")
     if REFINED not in program.attributes:
@@ -111,7 +111,7 @@ def prepare(program: rasp.ProgramOp) -> None:
     if FACTS not in program.attributes:
         prove_facts(program)
     if NORMALIZED not in program.attributes:
-        normalize_selectors(program)
+        normalize_selectors(program, max_table)
     if ANNOTATED not in program.attributes or _stale_needs(program):
         annotate(program)
 
@@ -145,7 +145,7 @@ class LowerRaspToCraft(ModulePass):
         for program in list(op.walk()):
             if not isinstance(program, rasp.ProgramOp):
                 continue
-            prepare(program)
+            prepare(program, self.max_table)
             state = states[program] = LoweringState(program, self.max_table)
             PatternRewriteWalker(
                 GreedyRewritePatternApplier([cls(state) for cls in LOWERINGS],
