@@ -8,7 +8,6 @@ whose transformer interpreter disagrees with `rasp.evaluate` on the row's inputs
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import itertools
 import logging
@@ -24,7 +23,6 @@ from tracr_ir.datasets.options import DatasetOptions, program_seed
 from tracr_ir.datasets.schema import COLUMNS, STATS_FIELDS
 from tracr_ir.datasets.values import encode_value
 from tracr_ir.errors import TracrIRError
-from tracr_ir.values import value_key
 
 #: The tolerance on numerical outputs (that of `tracr_ir.testing.assert_equivalent`).
 ABS_TOL = 1e-4
@@ -67,32 +65,6 @@ def _fresh_labels() -> Iterator[None]:
         log.setLevel(level)
 
 
-def _canonical_sets(text: str) -> str:
-    """`text` with each set literal written in `value_key` order: `describe` prints the
-    pair sets of drawn predicates (`(k, q) in {...}`) in hash order, which differs between
-    processes for strings."""
-    out, pos = [], 0
-    while (start := text.find("in {", pos)) >= 0:
-        start += 3
-        depth, end = 0, start
-        for end in range(start, len(text)):
-            depth += {"{": 1, "}": -1}.get(text[end], 0)
-            if depth == 0:
-                break
-        try:
-            values = ast.literal_eval(text[start:end + 1])
-        except (ValueError, SyntaxError, MemoryError, RecursionError):
-            values = None
-        out.append(text[pos:start])
-        if isinstance(values, set):
-            out.append("{" + ", ".join(repr(v) for v in sorted(values, key=value_key)) + "}")
-        else:
-            out.append(text[start:end + 1])
-        pos = end + 1
-    out.append(text[pos:])
-    return "".join(out)
-
-
 def _row(options: DatasetOptions, index: int) -> dict[str, Any]:
     from tracr_ir import rasp
     from tracr_ir.testing.strategies import describe, random_program
@@ -114,7 +86,7 @@ def _row(options: DatasetOptions, index: int) -> dict[str, Any]:
         row["encodings"] = [{"label": node.label, "encoding": rasp.get_encoding(node).value}
                             for node in nodes if isinstance(node, rasp.SOp)]
         row["output_encoding"] = rasp.get_encoding(program).value
-        row["source"] = _canonical_sets(describe(program))
+        row["source"] = describe(program)
         inputs = _inputs(rng, options)
         outputs = [rasp.evaluate(program, xs) for xs in inputs]
         row["inputs"] = [[encode_value(v) for v in xs] for xs in inputs]

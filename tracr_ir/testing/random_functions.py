@@ -17,6 +17,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from tracr_ir import rasp
+from tracr_ir.values import value_key
 
 MAX_VALUES = 30
 """The largest value set a drawn s-op may have."""
@@ -214,4 +215,6 @@ class RandomFunctions:
         if family == "equal":
             return described(lambda k, q: k == q, "k == q")
         chosen = frozenset(p for p in pairs if r.random() < 0.5)
-        return described(lambda k, q, s=chosen: (k, q) in s, f"(k, q) in {set(chosen)}")
+        shown = ("{" + ", ".join(repr(p) for p in sorted(chosen, key=value_key)) + "}"
+                 if chosen else "set()")  # in value order: the same text in every process
+        return described(lambda k, q, s=chosen: (k, q) in s, f"(k, q) in {shown}")
