@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from xdsl.ir import SSAValue
+from xdsl.ir import Operation, SSAValue
 
 from tracr_ir import rasp as rasp_front
 from tracr_ir.dialects import rasp
@@ -40,6 +40,14 @@ def value_set(v: SSAValue) -> tuple:
 def numbers(values: Iterable[Any]) -> list[Any]:
     """The values other than None."""
     return [v for v in values if v is not None]
+
+
+def label_of(v: SSAValue) -> str:
+    """The label of the op defining `v`, or its name in the text."""
+    op = v.owner
+    if isinstance(op, Operation) and "label" in op.properties:
+        return op.properties["label"].data  # type: ignore[attr-defined]
+    return v.name_hint or "?"
 
 
 def values_of(v: SSAValue) -> list[Any]:

@@ -62,6 +62,7 @@ from tracr_ir.lowering.precision import (
     resolvable,
 )
 from tracr_ir.lowering.state import LoweringState
+from tracr_ir.passes.rasp_refine_values import ALWAYS_SELECTS
 
 
 class RaspLowering(RewritePattern):
@@ -250,7 +251,7 @@ class LowerAggregate(RaspLowering):
         state.check_scale(tolerance, 1.0, label)
         default = op.default.data
         values = [d.value for d in value.type.space]  # type: ignore[attr-defined]
-        if default is None or "always_selects" in op.attributes:
+        if default is None or ALWAYS_SELECTS in op.attributes:
             return state.add(craft.CategoricalAttentionOp(
                 label, value, terms, tolerance, state.space(label, y)))
         raw_label = state.fresh(f"{label}_raw")

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from xdsl.ir import Operation, SSAValue
 
+from tracr_ir.analysis.facts import label_of
 from tracr_ir.craft import mlp as craft_mlp
 from tracr_ir.craft.tolerances import EXACT, MLP_READ_TOLERANCE, output_tolerance
 from tracr_ir.dialects import rasp
@@ -60,13 +61,6 @@ class Analysis(Protocol):
 
 def encoding(v: SSAValue) -> str:
     return NUM if v.type.is_numerical else CAT  # type: ignore[attr-defined]
-
-
-def label_of(v: SSAValue) -> str:
-    op = v.owner
-    if isinstance(op, Operation) and "label" in op.properties:
-        return op.properties["label"].data  # type: ignore[attr-defined]
-    return v.name_hint or "?"
 
 
 def needs_of(op: Operation) -> tuple[float | None, float | None] | None:

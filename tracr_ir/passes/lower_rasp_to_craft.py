@@ -105,9 +105,10 @@ def _erase_all(program: rasp.ProgramOp) -> None:
 
 def prepare(program: rasp.ProgramOp, max_table: int) -> None:
     """Run the analyses the patterns read, where the program lacks their marks."""
-    check_inferred(program, "lower-rasp-to-craft")
     if REFINED not in program.attributes:
-        refine(program, "lower-rasp-to-craft")
+        refine(program, "lower-rasp-to-craft")  # checks the value sets and tables first
+    else:
+        check_inferred(program, "lower-rasp-to-craft")
     if FACTS not in program.attributes:
         prove_facts(program)
     if NORMALIZED not in program.attributes:

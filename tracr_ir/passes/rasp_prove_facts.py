@@ -31,7 +31,7 @@ from xdsl.dialects.builtin import ModuleOp, StringAttr, UnitAttr
 from xdsl.ir import SSAValue
 from xdsl.passes import ModulePass
 
-from tracr_ir.analysis.facts import ProgramFacts, value_set, values_of
+from tracr_ir.analysis.facts import ProgramFacts, label_of, value_set, values_of
 from tracr_ir.analysis.witness import find_none, find_witness
 from tracr_ir.dialects import rasp
 from tracr_ir.errors import UnsupportedProgramError
@@ -41,11 +41,6 @@ from tracr_ir.values import format_value
 #: Unit attribute on `rasp.program`; string attribute on categorical Aggregates.
 FACTS = "facts"
 ONE_VALUE = "one_value"
-
-
-def _label(v: SSAValue) -> str:
-    op = v.owner
-    return op.label.data if isinstance(op, rasp.RaspOp) else (v.name_hint or "?")
 
 
 def nullable(v: SSAValue) -> bool:
@@ -85,7 +80,7 @@ def _check_aggregate(program: rasp.ProgramOp, facts: ProgramFacts,
         return
     if may_be_empty and default is not None and nullable(op.sop):
         raise UnsupportedProgramError(
-            f"the default {format_value(default)} needs the value s-op {_label(op.sop)} "
+            f"the default {format_value(default)} needs the value s-op {label_of(op.sop)} "
             "never to be None (a selected None would read as empty)", label)
     if facts.one_value(op.selector, op.sop):
         op.attributes[ONE_VALUE] = StringAttr("proven")
@@ -112,7 +107,7 @@ def prove_facts(program: rasp.ProgramOp, pass_name: str = "rasp-prove-facts") ->
             for role, v in (("keys", op.keys), ("queries", op.queries)):
                 if v.type.is_numerical:  # type: ignore[attr-defined]
                     raise UnsupportedProgramError(
-                        f"a Select needs categorical {role}, but {_label(v)} is numerical",
+                        f"a Select needs categorical {role}, but {label_of(v)} is numerical",
                         label)
         if isinstance(op, rasp.AggregateOp):
             _check_aggregate(program, facts, op)
