@@ -69,6 +69,47 @@ def select_term(query_space: Space, key_space: Space,
     return SelectorTerm(query_space, key_space, table)
 
 
+_ORDERS = {"LT": np.less, "LEQ": np.less_equal, "GT": np.greater, "GEQ": np.greater_equal}
+
+
+def _numbers(values: list[Any]) -> np.ndarray | None:
+    """The values as float64, when that keeps their order exactly (bools and ints below 2^53
+    and floats), else None."""
+    if not all(type(v) in (bool, int, float) and (type(v) is float or abs(v) < 2 ** 53)
+               for v in values):
+        return None
+    return np.array(values, dtype=np.float64)
+
+
+def comparison_term(query_space: Space, key_space: Space, name: str,
+                    negated: bool = False) -> SelectorTerm:
+    """The term of `Select(keys, queries, Comparison[name])` (negated if asked), the same
+    table as `select_term` with the comparison, built without calling it per pair where the
+    values allow: EQ and NEQ by hashing the key values, orders on numbers by broadcasting."""
+    from tracr_ir import rasp as rasp_front
+
+    keys, queries = [d.value for d in key_space], [d.value for d in query_space]
+    table: np.ndarray | None = None
+    if name in ("TRUE", "FALSE"):
+        table = np.full((len(queries), len(keys)), name == "TRUE")
+    elif name in ("EQ", "NEQ") and None not in keys and None not in queries:
+        table = np.zeros((len(queries), len(keys)), dtype=bool)
+        by_value: dict[Any, list[int]] = {}
+        for j, k in enumerate(keys):
+            by_value.setdefault(k, []).append(j)
+        for i, q in enumerate(queries):
+            table[i, by_value.get(q, [])] = True
+        if name == "NEQ":
+            table = ~table
+    elif name in _ORDERS and (k := _numbers(keys)) is not None and (
+            q := _numbers(queries)) is not None:
+        table = _ORDERS[name](k[None, :], q[:, None])
+    if table is None:
+        return select_term(query_space, key_space, rasp_front.Comparison[name])
+    term = SelectorTerm(query_space, key_space, table)
+    return term.negated() if negated else term
+
+
 def selector_qk(terms: Sequence[SelectorTerm], scale: float, bos_score: float
                 ) -> tuple[Space, Space, np.ndarray]:
     """(query space, key space, W_QK) of a conjunction of terms: scale per holding term,

@@ -474,8 +474,13 @@ class _SelectorOp(CraftOp):
         return list(zip(ops[0::2], ops[1::2]))
 
     def terms(self) -> list[craft_attention.SelectorTerm]:
-        return [craft_attention.select_term(_space(q).space, _space(k).space, p.predicate())
-                for (k, q), p in zip(self.term_operands(), self.predicates.data)]
+        out = []
+        for (k, q), p in zip(self.term_operands(), self.predicates.data):
+            kind, negated, _ = p.data
+            qs, ks = _space(q).space, _space(k).space
+            out.append(craft_attention.select_term(qs, ks, p.predicate()) if kind == "table"
+                       else craft_attention.comparison_term(qs, ks, kind, negated))
+        return out
 
     def print_operands(self, printer: Printer) -> None:
         if self.N_LEADING:

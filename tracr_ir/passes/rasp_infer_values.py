@@ -38,10 +38,11 @@ from xdsl.pattern_rewriter import (
 from xdsl.rewriter import Rewriter
 
 from tracr_ir import rasp as rasp_front
+from tracr_ir.analysis.joint import JointValues
 from tracr_ir.dialects import rasp
 from tracr_ir.dialects.program import describe
 from tracr_ir.errors import ValueSetError
-from tracr_ir.values import Value, canonical_values, format_value
+from tracr_ir.values import Value, canonical_values, format_value, incomparable
 
 
 
@@ -192,18 +193,28 @@ class InferMap(RewritePattern):
             set_table(op, table, rewriter)
 
 
+def operand_pairs(op: rasp.SequenceMapOp | rasp.LinearSequenceMapOp,
+                  joint: JointValues) -> Iterable[tuple]:
+    """The (fst, snd) pairs, None aside, that `op` can see: the joint pairs where its
+    operands are correlated (`tracr_ir.analysis.joint`), else the product of their sets."""
+    pairs = joint.pairs(op.fst, op.snd)
+    if pairs is not None:
+        return [(x, y) for x, y in pairs if x is not None and y is not None]
+    return itertools.product([x for x in value_set(op.fst) or () if x is not None],
+                             [y for y in value_set(op.snd) or () if y is not None])
+
+
 @dataclass(frozen=True)
 class InferSequenceMap(RewritePattern):
     limits: Limits
+    joint: JointValues
 
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: rasp.SequenceMapOp, rewriter: PatternRewriter) -> None:
         if value_set(op.output) is not None or not _known(op.fst, op.snd):
             return
         fst, snd = value_set(op.fst) or (), value_set(op.snd) or ()
-        pairs = itertools.product([x for x in fst if x is not None],
-                                  [y for y in snd if y is not None])
-        table = function_table(op, pairs, self.limits, True)
+        table = function_table(op, operand_pairs(op, self.joint), self.limits, True)
         values = _with_none(list(table.values()), fst, snd)
         set_result_values(op, checked_values(op, values, self.limits))
         if op.fn is not None:
@@ -213,6 +224,7 @@ class InferSequenceMap(RewritePattern):
 @dataclass(frozen=True)
 class InferLinearSequenceMap(RewritePattern):
     limits: Limits
+    joint: JointValues
 
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: rasp.LinearSequenceMapOp, rewriter: PatternRewriter) -> None:
@@ -220,9 +232,8 @@ class InferLinearSequenceMap(RewritePattern):
             return
         fst, snd = value_set(op.fst) or (), value_set(op.snd) or ()
         a, b = op.fst_fac.data, op.snd_fac.data
-        pairs = itertools.product([x for x in fst if x is not None],
-                                  [y for y in snd if y is not None])
-        table = tabulate(op, lambda x, y: a * x + b * y, pairs, self.limits, unpack=True)
+        table = tabulate(op, lambda x, y: a * x + b * y, operand_pairs(op, self.joint),
+                         self.limits, unpack=True)
         values = _with_none(list(table.values()), fst, snd)
         set_result_values(op, checked_values(op, values, self.limits))
 
@@ -239,7 +250,8 @@ class InferFull(RewritePattern):
 
 @dataclass(frozen=True)
 class InferSelect(RewritePattern):
-    """Tabulates a Python predicate over (key, query) pairs; checks comparisons apply."""
+    """Tabulates a Python predicate over (key, query) pairs; a built-in comparison stays
+    as it is (checked to apply to the value sets, never tabulated)."""
 
     limits: Limits
 
@@ -249,11 +261,15 @@ class InferSelect(RewritePattern):
             return
         keys = [k for k in value_set(op.keys) or () if k is not None]
         queries = [q for q in value_set(op.queries) or () if q is not None]
-        pairs = list(itertools.product(keys, queries))
         if op.comparison is not None:
-            tabulate(op, rasp_front.Comparison[op.comparison.data.value], pairs, self.limits,
-                     unpack=True)
+            # Decided by the comparison itself, never tabulated: only check that it applies
+            # (one representative per type decides whether it raises).
+            name = op.comparison.data.value
+            if pair := incomparable(rasp_front.Comparison[name], keys, queries):
+                raise ValueSetError(f"{name} cannot compare key {format_value(pair[0])} with "
+                                    f"query {format_value(pair[1])}", op.label.data)
             return
+        pairs = list(itertools.product(keys, queries))
         assert op.fn is not None
         predicate = op.fn.data
         table = tabulate(op, lambda k, q: bool(predicate(k, q)), pairs, self.limits,
@@ -351,11 +367,14 @@ class RaspInferValues(ModulePass):
             if not isinstance(program, rasp.ProgramOp):
                 continue
             infer_inputs(program, limits)
+            joint = JointValues(program.length,
+                                lambda v: [x for x in value_set(v) or () if x is not None],
+                                always_selects, limits.max_values)
             patterns = [
                 *INFERENCES,
                 InferMap(limits),
-                InferSequenceMap(limits),
-                InferLinearSequenceMap(limits),
+                InferSequenceMap(limits, joint),
+                InferLinearSequenceMap(limits, joint),
                 InferFull(limits),
                 InferSelect(limits),
                 InferAggregate(limits, program.length),

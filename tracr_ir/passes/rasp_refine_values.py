@@ -33,6 +33,7 @@ from xdsl.ir import SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import Rewriter
 
+from tracr_ir.analysis.joint import JointValues
 from tracr_ir.analysis.facts import ProgramFacts, numbers, table_of, value_set
 from tracr_ir.dialects import rasp
 from tracr_ir.dialects.program import describe
@@ -70,6 +71,7 @@ class Reachable:
     def __init__(self, program: rasp.ProgramOp, facts: ProgramFacts):
         self.program, self.facts = program, facts
         self.reach: dict[SSAValue, tuple] = {}
+        self.joint = JointValues(program.length, self.values, facts.always_selects)
         for op in program.block.ops:
             if (isinstance(op, rasp.RaspOp) and op.results
                     and isinstance(op.results[0].type, rasp.SOpType)):
@@ -92,8 +94,10 @@ class Reachable:
             else:
                 a, b = op.fst_fac.data, op.snd_fac.data
                 f = lambda x, z: a * x + b * z  # noqa: E731
-            if op.fst is op.snd:
-                out = [f(x, x) for x in self.values(op.fst)]
+            joint = self.joint.pairs(op.fst, op.snd)
+            if joint is not None:
+                fst, snd = set(self.values(op.fst)), set(self.values(op.snd))
+                out = [f(x, z) for x, z in joint if x in fst and z in snd]
             else:
                 out = [f(x, z) for x in self.values(op.fst) for z in self.values(op.snd)]
         elif isinstance(op, rasp.AggregateOp) and not y.type.is_numerical:  # type: ignore
