@@ -24,7 +24,8 @@ from xdsl.ir import Operation, SSAValue
 
 from tracr_ir import rasp as rasp_front
 from tracr_ir.dialects import rasp
-from tracr_ir.analysis.witness import ancestors
+from tracr_ir.analysis.joint import JointValues
+from tracr_ir.analysis.witness import Exhaustive, ancestors
 from tracr_ir.errors import EvaluationError
 from tracr_ir.interpreters.rasp import run_ops
 from tracr_ir.passes.rasp_infer_values import always_selects
@@ -95,6 +96,13 @@ class ProgramFacts:
 
     program: rasp.ProgramOp
     memo: dict = field(default_factory=dict)
+
+    @property
+    def exhaustive(self) -> Exhaustive:
+        """Every op's values on every input, when there are few inputs (computed once)."""
+        if "exhaustive" not in self.memo:
+            self.memo["exhaustive"] = Exhaustive(self.program)
+        return self.memo["exhaustive"]
 
     @property
     def causal(self) -> bool:
@@ -209,12 +217,16 @@ class ProgramFacts:
         return False
 
     def decided_selects(self, selector: SSAValue) -> bool | None:
-        """For a selector of the positions only: whether every query selects a key at every
-        length up to max_seq_len, decided by running it (the rasp interpreter) on each
-        length; None for other selectors. A length on which the program is undefined (its
-        evaluation raises for every input of that length) does not count."""
+        """Whether every query selects a key on every input, decided by running the
+        selector (the rasp interpreter): for a selector of the positions only, on each
+        length up to max_seq_len; for a program with few inputs
+        (`witness.EXHAUSTIVE_BUDGET`), on every input; None otherwise. An input on which
+        the program is undefined (its evaluation raises) does not count."""
         if not self.position_only(selector):
-            return None
+            if not self.exhaustive.complete:
+                return None
+            return all(all(any(row) for row in env[selector])
+                       for env in self.exhaustive.envs() if selector in env)
         key = ("decided", selector)
         if key not in self.memo:
             owner = selector.owner
@@ -234,25 +246,61 @@ class ProgramFacts:
         return self.memo[key]
 
     def always_selects(self, selector: SSAValue) -> bool:
-        """`rasp-infer-values`' rule, refined with nullability, Select(indices, q, EQ-like)
-        where q is at most the position, and selectors of the positions only (decided
-        exactly, `decided_selects`)."""
+        """`rasp-infer-values`' rule, refined with nullability; selectors of the positions
+        only (decided exactly, `decided_selects`); a selector that selects its own position
+        (`selects_itself`); Select(indices, q, EQ-like) where q is at most the position; else,
+        for a program with few inputs, decided on every input."""
         if always_selects(selector):
             return True
-        decided = self.decided_selects(selector)
-        if decided is not None:
-            return decided
+        if self.position_only(selector):
+            return bool(self.decided_selects(selector))
+        key = ("always", selector)
+        if key not in self.memo:
+            self.memo[key] = False  # cycles (none expected) count as unknown
+            self.memo[key] = self._by_rules(selector) or bool(self.decided_selects(selector))
+        return self.memo[key]
+
+    def _by_rules(self, selector: SSAValue) -> bool:
         op = selector.owner
         if isinstance(op, rasp.SelectorOrOp):
-            return self.always_selects(op.fst) or self.always_selects(op.snd)
+            if self.always_selects(op.fst) or self.always_selects(op.snd):
+                return True
+        if self.selects_itself(selector):
+            return True
         if not isinstance(op, rasp.SelectOp):
             return False
-        pred = predicate(op)
-        if op.keys is op.queries or (op.keys is self.program.indices
-                                     and self.below_position(op.queries)):
+        if op.keys is self.program.indices and self.below_position(op.queries):
+            pred = predicate(op)
             return not self.nullable(op.queries) and all(
                 pred(x, x) for x in values_of(op.queries))
         return False
+
+    @property
+    def joint(self) -> JointValues:
+        """The pairs two s-ops hold together at one position (`tracr_ir.analysis.joint`)."""
+        if "joint" not in self.memo:
+            self.memo["joint"] = JointValues(self.program.length, values_of,
+                                             self.always_selects)
+        return self.memo["joint"]
+
+    def selects_itself(self, selector: SSAValue, negated: bool = False) -> bool:
+        """Every query selects (at least) its own position: for a Select, the predicate holds
+        on every (key, query) pair the two s-ops hold together at one position, neither
+        ever None (`Select(tokens, tokens, EQ)`, `Select(f(tokens), g(tokens), pred)` with
+        `pred(f(t), g(t))` for every token t, ...); And, Or and Not by their parts."""
+        op = selector.owner
+        if isinstance(op, rasp.SelectorNotOp):
+            return self.selects_itself(op.inner, not negated)
+        if isinstance(op, (rasp.SelectorAndOp, rasp.SelectorOrOp)):
+            both = isinstance(op, rasp.SelectorAndOp) != negated
+            parts = (self.selects_itself(op.fst, negated), self.selects_itself(op.snd, negated))
+            return all(parts) if both else any(parts)
+        if not isinstance(op, rasp.SelectOp) or self.nullable(op.keys) or self.nullable(
+                op.queries):
+            return False
+        pairs = self.joint.pairs(op.keys, op.queries)
+        pred = predicate(op)
+        return pairs is not None and all(pred(k, q) != negated for k, q in pairs)
 
     def functional(self, op: rasp.SelectOp, negated: bool) -> bool:
         """Each query value selects keys of at most one key value."""

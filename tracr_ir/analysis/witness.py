@@ -1,6 +1,11 @@
-"""Witness search: an input on which a categorical Aggregate's selector picks keys holding
-different values, found by running the program on the rasp interpreter (the one
-implementation of RASP semantics)."""
+"""Witness search: an input on which an s-op is None, or a categorical Aggregate's selector
+picks keys holding different values, found by running the program on the rasp interpreter
+(the one implementation of RASP semantics).
+
+When the program has at most `EXHAUSTIVE_BUDGET` inputs (every length up to max_seq_len),
+the search tries all of them, so finding nothing is a proof (`exhaustive`), and
+`Exhaustive` gives every op's values on every input for the facts that need them.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +15,12 @@ import zlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from xdsl.interpreter import InterpretationError
 from xdsl.ir import Operation, SSAValue
 
 from tracr_ir.dialects import rasp
 from tracr_ir.errors import EvaluationError
-from tracr_ir.interpreters.rasp import run_ops
+from tracr_ir.interpreters.rasp import _interpreter, _no_impl, run_ops
 from tracr_ir.values import format_value
 
 
@@ -29,6 +35,32 @@ def ancestors(op: Operation) -> set[Operation]:
                 seen.add(v.owner)
                 stack.append(v.owner)
     return seen
+
+
+#: Programs with at most this many inputs are decided by evaluating every one.
+EXHAUSTIVE_BUDGET = 1500
+
+
+def input_count(vocab_size: int, max_seq_len: int) -> int:
+    """How many inputs of length 1..max_seq_len there are."""
+    return sum(vocab_size ** n for n in range(1, max_seq_len + 1))
+
+
+def exhaustive(program: rasp.ProgramOp, budget: int = EXHAUSTIVE_BUDGET) -> bool:
+    """Whether the search tries every input of `program` (there are at most `budget`)."""
+    return input_count(len(program.vocab_values), program.length) <= budget
+
+
+def searched(program: rasp.ProgramOp, what: str = "makes it None") -> str:
+    """What a search that found nothing has shown, in words."""
+    vocab, n = len(program.vocab_values), program.length
+    k = 0
+    while k < n and input_count(vocab, k + 1) <= 400:
+        k += 1
+    return (f"no input of length up to {k} (all {input_count(vocab, k)} of them), no constant "
+            f"input and none of 100 random inputs up to length {n} {what}; max_seq_len "
+            f"{n} has {input_count(vocab, n):,} inputs, too many to try all "
+            f"({EXHAUSTIVE_BUDGET:,} at most), so this is not a proof")
 
 
 def candidate_inputs(vocab: Sequence[Any], max_seq_len: int, seed: int,
@@ -51,7 +83,46 @@ def candidate_inputs(vocab: Sequence[Any], max_seq_len: int, seed: int,
 
 def _inputs(program: rasp.ProgramOp, label: str) -> Iterable[list[Any]]:
     vocab = list(program.vocab_values)
+    if exhaustive(program):
+        return candidate_inputs(vocab, program.length, 0, EXHAUSTIVE_BUDGET, 0)
     return candidate_inputs(vocab, program.length, zlib.crc32(label.encode()))
+
+
+_UNDEFINED = (EvaluationError, KeyError, TypeError, ArithmeticError, ValueError)
+
+
+class Exhaustive:
+    """Every op's values on every input of a program with at most `EXHAUSTIVE_BUDGET` inputs
+    (`envs`, computed once). An op whose evaluation raises on an input (the program is
+    undefined there) has no values on it, nor has any op that reads it."""
+
+    def __init__(self, program: rasp.ProgramOp):
+        self.program = program
+        self.complete = exhaustive(program)
+        self._envs: list[dict[SSAValue, Any]] | None = None
+
+    def envs(self) -> list[dict[SSAValue, Any]]:
+        if self._envs is None:
+            self._envs = [self._run(xs) for xs in candidate_inputs(
+                list(self.program.vocab_values), self.program.length, 0, EXHAUSTIVE_BUDGET,
+                0)] if self.complete else []
+        return self._envs
+
+    def _run(self, xs: list[Any]) -> dict[SSAValue, Any]:
+        program = self.program
+        interpreter, current = _interpreter(program, len(xs))
+        env: dict[SSAValue, Any] = {program.tokens: list(xs),
+                                    program.indices: list(range(len(xs)))}
+        for op in program.block.ops:
+            if not op.results or any(v not in env for v in op.operands):
+                continue
+            try:
+                (env[op.results[0]],) = interpreter.run_op(op, tuple(env[v] for v in op.operands))
+            except _UNDEFINED:
+                continue
+            except InterpretationError as e:
+                raise _no_impl(current, e) from None
+        return env
 
 
 def find_none(program: rasp.ProgramOp, value: SSAValue) -> str | None:

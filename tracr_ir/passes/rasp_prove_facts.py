@@ -8,9 +8,15 @@ categorical Aggregate it records how one value per query is known:
 `"proven"`: the value s-op has one value or is the same at every position, or the selector
 is a Select whose predicate lets each query value select keys of at most one key value over
 keys that determine the value (or an And with such a side; `tracr_ir.analysis.facts`);
-`"tested"`: not proven, and no input the witness search tried (all short inputs, then random
-ones up to max_seq_len, on the rasp interpreter) selects keys holding different values. With
-a witness the program is refused. The program gets the unit attribute `facts`.
+`"proven"` also when the program has few enough inputs that the witness search tried every
+one (`witness.EXHAUSTIVE_BUDGET`); `"tested"`: not proven, and no input the witness search
+tried (all short inputs, then random ones up to max_seq_len, on the rasp interpreter) selects
+keys holding different values. With a witness the program is refused. The program gets the
+unit attribute `facts`.
+
+A numerical s-op whose type holds `none` is refused with an input on which it is None; when
+the search tries every input and finds none, never None is proven and `none` leaves its type.
+A refusal without a witness says what the search showed and that it is not a proof.
 
 Refused with `UnsupportedProgramError` naming the op:
 - a numerical s-op that may be None, or holds a non-finite or non-numeric value;
@@ -28,11 +34,12 @@ from dataclasses import dataclass
 
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp, StringAttr, UnitAttr
-from xdsl.ir import SSAValue
+from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
+from xdsl.rewriter import Rewriter
 
 from tracr_ir.analysis.facts import ProgramFacts, label_of, value_set, values_of
-from tracr_ir.analysis.witness import find_none, find_witness
+from tracr_ir.analysis.witness import ancestors, exhaustive, find_none, find_witness, searched
 from tracr_ir.dialects import rasp
 from tracr_ir.errors import UnsupportedProgramError
 from tracr_ir.passes.rasp_refine_values import ALWAYS_SELECTS, REFINED, refine
@@ -48,15 +55,31 @@ def nullable(v: SSAValue) -> bool:
     return None in (value_set(v) or ())
 
 
+def _empty_aggregates(v: SSAValue) -> str:
+    """The Aggregates `v` depends on that may select nothing (default None), by label."""
+    owner = v.owner
+    ops = ancestors(owner) | {owner} if isinstance(owner, Operation) else set()
+    labels = sorted(op.label.data for op in ops if isinstance(op, rasp.AggregateOp)
+                    and ALWAYS_SELECTS not in op.attributes and op.default.data is None)
+    return " or ".join(labels) if labels else "an Aggregate it depends on"
+
+
 def check_numbers(v: SSAValue, label: str, what: str,
                   program: rasp.ProgramOp | None = None) -> None:
     """`v` never None and finite numbers only, or refused naming `label` (with an input of
     `program` on which it is None, when given and the witness search finds one)."""
     if nullable(v):
         witness = find_none(program, v) if program is not None else None
+        if witness is None and program is not None and exhaustive(program):
+            # Every input was tried: never None is proven. The type says so from now on.
+            Rewriter.replace_value_with_new_type(v, rasp.SOpType(
+                v.type.encoding.data,  # type: ignore[attr-defined]
+                tuple(x for x in value_set(v) if x is not None)))
+            return check_numbers(v, label, what)
         evidence = witness or ("it is not proven never None" if program is None else
-                               "not proven never None, and no input the search tried makes "
-                               "it None")
+                               "not proven never None (no rule proves that "
+                               f"{_empty_aggregates(v)} selects a key for every query), "
+                               f"and {searched(program)}")
         raise UnsupportedProgramError(
             f"{what} cannot be None (the zero vector of a number is 0), but its values "
             f"include none: {evidence}. Give the Aggregates it depends on a default, or "
@@ -91,7 +114,7 @@ def _check_aggregate(program: rasp.ProgramOp, facts: ProgramFacts,
             "a categorical Aggregate must find one value per query, but its selector can "
             f"select keys holding different values: {witness}. Make it numerical to "
             "average, or narrow the selector", label)
-    op.attributes[ONE_VALUE] = StringAttr("tested")
+    op.attributes[ONE_VALUE] = StringAttr("proven" if exhaustive(program) else "tested")
 
 
 def prove_facts(program: rasp.ProgramOp, pass_name: str = "rasp-prove-facts") -> None:
