@@ -8,13 +8,13 @@ buys, measured on the lib programs it was made for."""
 from __future__ import annotations
 
 import itertools
-import sys
 
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from tracr_ir import lib, rasp
-from tracr_ir.compiler import DEFAULT_PIPELINE, StageIR, interpret, run_pipeline, to_ir
+from tracr_ir.compiler import (DEFAULT_PIPELINE, StageIR, interpret, print_module,
+                               run_pipeline, to_ir)
 from tracr_ir.dialects import rasp as rasp_ir
 from tracr_ir.errors import UnsupportedProgramError
 from tracr_ir.testing import outputs_equal
@@ -25,21 +25,16 @@ VOCABS = (("(", ")", "a"), (0, 1, 2))
 CMPS = ("LEQ", "LT", "GEQ", "GT", "TRUE", "EQ", "NEQ")
 
 
-def table_fn(table: dict):
-    return lambda x: table[x]
-
-
 @st.composite
 def numbers_of(draw, source: rasp.SOp, domain: list) -> rasp.SOp:
     """A numerical Map of `source` onto small ints and bools."""
     table = {x: draw(st.sampled_from([0, 1, 2, -1, True, False])) for x in domain}
-    return rasp.numerical(rasp.Map(table_fn(table), source, simplify=False))
+    return rasp.numerical(rasp.Map(table.__getitem__, source, simplify=False))
 
 
 @st.composite
 def selector(draw) -> rasp.Selector:
-    """A fresh selector node (so two calls give structurally equal, distinct nodes when
-    drawn alike)."""
+    """A selector over the positions, the tokens, or both."""
     kind = draw(st.sampled_from(["indices", "tokens", "and"]))
     if kind == "indices":
         return rasp.Select(rasp.indices, rasp.indices,
@@ -59,12 +54,9 @@ def correlated_programs(draw):
     base = rasp.tokens if source == "tokens" else rasp.indices
     domain = list(vocab) if source == "tokens" else list(range(max_seq_len))
     a, b = draw(numbers_of(base, domain)), draw(numbers_of(base, domain))
-    seed = draw(st.integers(0, 10 ** 6))
-    sel_a = draw(selector().map(lambda s: s))
-    # The same selector drawn again (equal structure, a different node), or shared.
-    sel_b = sel_a if draw(st.booleans()) else draw(st.just(None))
-    if sel_b is None:
-        sel_b = _rebuild(sel_a)
+    sel_a = draw(selector())
+    # The same selector: shared, or rebuilt (equal structure, a different node).
+    sel_b = sel_a if draw(st.booleans()) else _rebuild(sel_a)
     mean_a = rasp.numerical(rasp.Aggregate(sel_a, a, default=0))
     mean_b = rasp.numerical(rasp.Aggregate(sel_b, b, default=0))
     if draw(st.booleans()):
@@ -79,7 +71,6 @@ def correlated_programs(draw):
         out = rasp.SequenceMap(lambda x, y: round(x - y, 9), mean_a, mean_b)
     else:
         out = rasp.SequenceMap(lambda x, y: x <= y, mean_a, mean_b)
-    del seed
     return out, frozenset(vocab), max_seq_len
 
 
@@ -171,9 +162,4 @@ def test_shuffle_dyck2_rasp_ir_at_32_is_under_a_megabyte():
     case = LIB_BY_NAME["make_shuffle_dyck2"]
     module = to_ir(case.make(32), case.vocab, 32)
     run_pipeline(module, "rasp-infer-values,rasp-refine-values")
-    from tracr_ir.compiler import print_module
     assert len(print_module(module).encode()) < 1_000_000
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit("run with pytest")

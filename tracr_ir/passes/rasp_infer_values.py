@@ -217,8 +217,7 @@ class InferSequenceMap(RewritePattern):
         table = function_table(op, operand_pairs(op, self.joint), self.limits, True)
         values = _with_none(list(table.values()), fst, snd)
         set_result_values(op, checked_values(op, values, self.limits))
-        if op.fn is not None:
-            set_table(op, table, rewriter)
+        set_table(op, table, rewriter)  # a given table, too, only on the pairs it can see
 
 
 @dataclass(frozen=True)

@@ -145,10 +145,12 @@ def refine(program: rasp.ProgramOp, pass_name: str = "rasp-refine-values") -> No
             op.table = TableAttr.from_dict(
                 {x: r for x, r in table_of(op).items() if inside(op.input, x)})
         elif isinstance(op, rasp.SequenceMapOp) and op.table is not None:
-            same = op.fst is op.snd
+            joint = reach.joint.pairs(op.fst, op.snd)
+            seen = set(joint) if joint is not None else None
             op.table = TableAttr.from_dict(
                 {(x, z): r for (x, z), r in table_of(op).items()
-                 if inside(op.fst, x) and inside(op.snd, z) and (not same or x == z)})
+                 if inside(op.fst, x) and inside(op.snd, z)
+                 and (seen is None or (x, z) in seen)})
         if op in selects:
             op.attributes[ALWAYS_SELECTS] = UnitAttr()
     for y, values in new_values.items():

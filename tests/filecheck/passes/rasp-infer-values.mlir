@@ -35,7 +35,7 @@ builtin.module {
 // CHECK:      %plus = rasp.sequence_map "plus_10" {{.*}} : !rasp.sop<categorical, {none, 3, 4, 5, 6, 7, 8, 9, 10}>
 // CHECK:      %one = rasp.map "one_11" %tokens {1 -> true, 2 -> false, 3 -> false} : !rasp.sop<numerical, {false, true}>
 // CHECK:      %frac = rasp.aggregate "frac_13" %prevs, %one default 0 : !rasp.sop<numerical, {0.0, 0.25, 0.3333333333333333, 0.5, 0.6666666666666666, 0.75, 1.0}>
-// CHECK:      %bal = rasp.linear_sequence_map "bal_14" %one, %one factors (1, -1) : !rasp.sop<numerical, {-1, 0, 1}>
+// CHECK:      %bal = rasp.linear_sequence_map "bal_14" %one, %one factors (1, -1) : !rasp.sop<numerical, {0}>
 // CHECK:      rasp.output %plus : !rasp.sop<categorical, {none, 3, 4, 5, 6, 7, 8, 9, 10}>
 
 // LIMIT: tracr-opt: error: smaller_6: value set of 5 values is above the limit of 4 (rasp-infer-values{max_values=...})
