@@ -188,19 +188,54 @@ def test_apply_batch_masks_padding(jax_models):
     assert abs(masked.output[0, 1, 0] - 0.5) < 1e-6
 
 
-def test_second_apply_of_same_length_does_not_retrace():
-    from tracr_ir.backends.jax import build
+def test_one_trace_for_every_length_and_one_per_batch_bucket():
+    from tracr_ir.backends.jax import MAX_CHUNK, batch_bucket, build
 
     model = build(make_model())
-    model.apply(["BOS", 1, 2])
+    for n in range(L + 1):
+        model.apply(["BOS", *[1 + i % 3 for i in range(n)]])
+    model.apply(["BOS", 2, "PAD", "PAD"])
     assert model.trace_count == 1
-    model.apply(["BOS", 3, 3])
-    assert model.trace_count == 1
-    model.apply(["BOS", 3])
-    assert model.trace_count == 2
     model.apply_batch([["BOS", 1], ["BOS", 2, 3]])
-    model.apply_batch([["BOS", 2], ["BOS", 1, 1]])
-    assert model.trace_count == 3
+    model.apply_batch([["BOS", 2, 3, 1], ["BOS"]])
+    assert model.trace_count == 2  # one bucket of 2 rows
+    model.apply_batch([["BOS", 1]] * 3)
+    model.apply_batch([["BOS", 3, 3]] * 4)
+    assert model.trace_count == 3  # one bucket of 4 rows
+    assert [batch_bucket(n) for n in (1, 2, 3, 5, 9, MAX_CHUNK, 10**6)] == \
+        [1, 2, 4, 8, 16, MAX_CHUNK, MAX_CHUNK]
+
+
+def test_padding_to_max_seq_len_changes_no_real_position(jax_models):
+    """apply pads every input to max_seq_len + 1 positions: the arrays of the real positions
+    are those of the same input with the user's own PADs (bit for bit), and match the
+    unpadded numpy forward."""
+    for (encoding, causal), model in jax_models.items():
+        for xs in inputs(8, seed=3):
+            seq = ["BOS", *xs]
+            got = model.apply(seq)
+            padded = model.apply([*seq, *["PAD"] * (L - len(xs))])
+            ref = forward(model.weights, np.array(model.encode(seq)))
+            n = len(seq)
+            assert got.output.shape == (n, len(model.weights.output.labels))
+            assert padded.decoded == [*got.decoded, *["PAD"] * (L - len(xs))]
+            for a, b, r in zip([got.embeddings, *got.residuals, got.output],
+                               [padded.embeddings, *padded.residuals, padded.output],
+                               [ref.embeddings, *ref.residuals, ref.output]):
+                assert a.shape[0] == n
+                np.testing.assert_array_equal(a, b[:n])
+                np.testing.assert_allclose(a, r, atol=1e-5)
+
+
+def test_large_batches_run_in_chunks():
+    from tracr_ir.backends.jax import MAX_CHUNK, build
+
+    model = build(make_model(NUMBER))
+    seqs = [["BOS", *xs] for xs in inputs(MAX_CHUNK + 3, seed=4)]
+    got = model.apply_batch(seqs)
+    assert len(got) == len(seqs) and model.trace_count == 2  # buckets MAX_CHUNK and 4
+    for i in (0, MAX_CHUNK - 1, MAX_CHUNK, MAX_CHUNK + 2):
+        np.testing.assert_allclose(got[i][1:], model.apply(seqs[i]).decoded[1:], atol=1e-6)
 
 
 def test_zero_layer_model_reads_tokens():
