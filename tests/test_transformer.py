@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import re
 import subprocess
 import sys
 from types import SimpleNamespace
@@ -387,9 +388,83 @@ def test_exact_float_text():
                  np.full(2, -0.0))
     module = tf.build_model([1], 1, ["one", "y"], np.eye(3, 2), np.zeros((2, 2)),
                             [([], mlp)], ("numerical", ["y"]))
-    assert "w_1 = dense<[[1000001.0], [-0.0]]>" in print_module(module)
+    text = print_module(module)
+    assert "w_1 = sparse tensor<2x1xf32> {\n          one -> {0 = 1000001.0}\n" \
+           "          y -> {0 = -0.0}\n        }" in text
+    assert "b_2 = dense<-0.0> : tensor<2xf32>" in text  # a splat: every entry -0.0
     assert np.signbit(_bits(module)["layer_0/mlp/b_2"].view(np.float32)).all()
     _assert_round_trips(module)
+
+
+def test_weights_print_sparse_with_labels():
+    """Only non-zero entries, by residual label, token, position or index."""
+    text = print_module(make_model(NUMBER))
+    assert (f'token = sparse tensor<5x{D}xf32> {{\n          1 -> {{one = 1.0, tokens:1 = 1.0}}\n'
+            in text)
+    assert '\n          "BOS" -> {one = 1.0, bos = 1.0}\n' in text
+    assert '\n          "PAD" -> {one = 1.0, tokens:1 = 1.0}\n        }' in text
+    assert f"position = sparse tensor<6x{D}xf32> {{\n          1 -> {{indices:1 = 1.0}}\n" in text
+    assert f"w_o = sparse tensor<3x{D}xf32> {{\n            0 -> {{prev:1 = 1.0}}\n" in text
+    assert f"w_1 = sparse tensor<{D}x3xf32> {{\n          one -> {{0 = 1.0, 1 = 1.0, 2 = 1.0}}\n" \
+           "          prev:1 -> {0 = 1.0}\n" in text
+    assert "b_1 = dense<-1.0> : tensor<3xf32>" in text  # a splat
+    assert f"b_2 = sparse tensor<{D}xf32> {{num = 0.5}}" in text
+    assert " 0.0" not in text
+
+
+def legacy_text(module) -> str:
+    """`module` printed as older versions printed it: every weight `dense<...>` (hex bytes
+    above 100 elements)."""
+    from tracr_ir.dialects.transformer_weights import format_dense
+
+    tensors = iter([t for op in module.walk() for w in _weight_attrs(op) for _, t in w.items()])
+    lines, out = iter(print_module(module).split("\n")), []
+    for line in lines:
+        m = re.match(r"(\s*)(\w+) = (sparse|dense)", line)
+        if m is None:
+            out.append(line)
+            continue
+        if line.endswith("{"):  # rows follow, up to the closing brace at this indentation
+            while next(lines) != m.group(1) + "}":
+                pass
+        out.append(f"{m.group(1)}{m.group(2)} = {format_dense(tf.dense(tf.to_numpy(next(tensors))))}")
+    return "\n".join(out)
+
+
+def _weight_attrs(op) -> list[tf.WeightsAttr]:
+    if isinstance(op, tf.AttentionOp):
+        return [h.weights for h in op.heads]
+    return [op.weights] if isinstance(getattr(op, "weights", None), tf.WeightsAttr) else []
+
+
+def test_legacy_dense_and_hex_text_parses_to_the_same_model():
+    """Files written by older versions (dense<...>, hex above 100 elements) still load, and
+    every parse stores the weights sparse, so the parses are structurally equal."""
+    module = make_model()
+    legacy = legacy_text(module)
+    assert "sparse" not in legacy and '"0x' in legacy  # position: 102 elements, as hex
+    parsed = parse_module(legacy)
+    assert parsed.is_structurally_equivalent(module)
+    assert print_module(parsed) == print_module(module)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (("-> {one = 1.0, tokens:1 = 1.0}", "-> {one = 1.0, tokens:9 = 1.0}"),
+     "unknown residual label tokens:9"),
+    (("1 -> {one = 1.0, tokens:1", "7 -> {one = 1.0, tokens:1"), "unknown token 7"),
+    (("1 -> {one = 1.0, tokens:1", "1 -> {one = 1.0, one"), "an entry is given twice"),
+    (("1 -> {indices:1 = 1.0}", "9 -> {indices:1 = 1.0}"), "index 9 is outside"),
+    ((f"b_2 = sparse tensor<{D}xf32> {{num = 0.5}}", f"b_2 = sparse tensor<{D}xf32> {{num = "
+      "1.0e39}"), "out of float32 range"),
+    ((f"b_2 = sparse tensor<{D}xf32>", f"b_2 = sparse tensor<{D + 1}xf32>"), "does not fit"),
+    ((f"b_2 = sparse tensor<{D}xf32>", f"b_2 = sparse tensor<{D}xi32>"), "f32 elements"),
+    (("0 -> {prev:1 = 1.0}", "0 -> {prev:1 = 1.0, 99 = 2.0}"), "residual label"),
+])
+def test_sparse_text_errors_have_locations(edit, message):
+    text = print_module(make_model(NUMBER))
+    assert edit[0] in text
+    with pytest.raises(IRError, match=message):
+        parse_module(text.replace(edit[0], edit[1], 1))
 
 
 def test_text_shows_shapes_and_labels():

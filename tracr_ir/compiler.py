@@ -422,6 +422,11 @@ class StageIR(MutableMapping[str, str]):
         return f"StageIR({list(self)})"
 
 
+#: Passes that leave a module in the dialect it is in (every registered pass but the
+#: lowerings): `compile_rasp_to_model` copies a stage's IR only before a pass not listed here.
+STAGE_KEEPING_PASSES = frozenset(PASSES) - {"lower-rasp-to-craft", "lower-craft-to-transformer"}
+
+
 def stage_name(module: ModuleOp) -> str:
     """`rasp`, `craft` or `transformer`: the dialect of the module's program op."""
     return stage_op(module).name.split(".")[0]
@@ -475,7 +480,8 @@ def compile_rasp_to_model(
 
     def callback(previous: ModulePass | None, module: ModuleOp,
                  following: ModulePass | None) -> None:
-        stages.record(module)
+        if following is None or following.name not in STAGE_KEEPING_PASSES:
+            stages.record(module)  # the last IR of a stage: copied once per stage
         if print_ir_after_all:
             title = "to_ir" if previous is None else f"after {previous.pipeline_pass_spec()}"
             print(f"// -----// IR Dump {title} //----- //")

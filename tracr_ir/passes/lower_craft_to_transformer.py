@@ -91,12 +91,22 @@ def lower_head(head: craft_blocks.AttentionHead, space: Space) -> Head:
 
 
 def lower_mlps(mlps: Sequence[craft_blocks.MLPBlock], space: Space) -> MLP | None:
+    """The MLPs of one layer side by side: each block's hidden units are a column range of
+    w_1 (its input space's rows) and a row range of w_2 (its output space's columns). Only
+    each block's own rows and columns are written (no residual-wide matrix per block)."""
     if not mlps:
         return None
-    w_1 = np.concatenate([_placed(space, m.in_space, m.w1, axis=0) for m in mlps], axis=1)
-    w_2 = np.concatenate([_placed(space, m.out_space, m.w2, axis=1) for m in mlps], axis=0)
+    hidden = sum(m.w1.shape[1] for m in mlps)
+    w_1 = np.zeros((len(space), hidden), dtype=np.float32)
+    w_2 = np.zeros((hidden, len(space)), dtype=np.float32)
+    start = 0
+    for m in mlps:
+        stop = start + m.w1.shape[1]
+        w_1[np.ix_(space.indices(m.in_space), np.arange(start, stop))] = m.w1
+        w_2[np.ix_(np.arange(start, stop), space.indices(m.out_space))] = m.w2
+        start = stop
     label = ",".join(m.label for m in mlps if m.label)
-    return MLP(w_1, np.zeros(w_1.shape[1]), w_2, np.zeros(len(space)), label=label)
+    return MLP(w_1, np.zeros(hidden), w_2, np.zeros(len(space)), label=label)
 
 
 def lower_program(program: craft.ProgramOp) -> ModuleOp:
