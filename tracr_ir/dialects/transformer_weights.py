@@ -155,9 +155,8 @@ class SparseAttr(Data[tuple]):
 
     def to_array(self) -> np.ndarray:
         """The dense read-only float32 array."""
-        a = np.zeros(math.prod(self.get_shape()), dtype=np.float32)
-        a[self.index] = self.values
-        a = a.reshape(self.get_shape())
+        a = np.zeros(self.get_shape(), dtype=np.float32)
+        a.reshape(-1)[self.index] = self.values
         a.setflags(write=False)
         return a
 
