@@ -3,6 +3,7 @@ tracr-pypi 1.0.0 on the same seeded random programs, in the same run.
 
     .venv/bin/python bench/compile_time.py                 # 10..400 nodes, 3 seeds, 60 s timeout
     .venv/bin/python bench/compile_time.py --quick         # 10, 50, 200 nodes, 1 seed, 30 s
+    .venv/bin/python bench/compile_time.py --large         # 400, 1000, 2000 nodes, 1 seed, 120 s
     .venv/bin/python bench/compile_time.py --sizes 100,200 --seeds 2 --timeout 120 --json out.json
     .venv/bin/python bench/compile_time.py --family ladder --sizes 10,20,25,30,50,200
 
@@ -17,7 +18,9 @@ Once tracr times out on a seed, larger sizes of that seed are not run (`--no-ski
 `--check N` also runs each of our models on N inputs against `rasp.evaluate`.
 
 Ours: `compile_rasp_to_model` in this process after one warm-up compile (RASP -> IR -> every
-pass -> JAX params; the forward is traced lazily at the first apply, so not counted).
+pass -> JAX params; the forward is traced lazily at the first apply, so not counted; the
+stages' IR text is printed lazily, when `model.ir[stage]` is read, so not counted either).
+The last line gives how much longer the largest size took than the smallest.
 
 tracr: every compile runs in a fresh subprocess (so a timeout can stop it) that imports tracr,
 warms up on a lib program, rebuilds the same program from the seed, translates it to tracr's
@@ -226,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="also run our model on N inputs against rasp.evaluate")
     ap.add_argument("--quick", action="store_true",
                     help="sizes 10,50,200, one seed, 30 s timeout, solver at 50")
+    ap.add_argument("--large", action="store_true",
+                    help="sizes 400,1000,2000, one seed, 120 s timeout, no solver")
     ap.add_argument("--json", metavar="PATH", help="also write the raw results as JSON")
     ap.add_argument("--family", choices=("random", "ladder"), default="random",
                     help="random programs (default) or the ladder worst case for tracr")
@@ -237,6 +242,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.quick:
         args.sizes, args.seeds, args.timeout, args.solver_sizes = "10,50,200", 1, 30.0, "50"
+    if args.large:
+        args.sizes, args.seeds, args.timeout, args.solver_sizes = "400,1000,2000", 1, 120.0, ""
     sizes = [int(s) for s in args.sizes.split(",") if s]
     solver_sizes = {int(s) for s in args.solver_sizes.split(",") if s}
 
@@ -297,6 +304,11 @@ def main(argv: list[str] | None = None) -> int:
         print("| " + " | ".join(row) + " |")
     if timed_out:
         print("* not run: tracr timed out on that seed at a smaller size (--no-skip runs it)")
+    medians = [statistics.median(r["ours_greedy"]["seconds"] for r in raw if r["size"] == n)
+               for n in sizes]
+    if len(sizes) > 1 and medians[0] > 0:
+        print(f"ours from {sizes[0]} to {sizes[-1]} nodes ({sizes[-1] / sizes[0]:g}x the "
+              f"program): {medians[-1] / medians[0]:.1f}x the time")
     if args.json:
         Path(args.json).write_text(json.dumps({"sizes": sizes, "seeds": args.seeds,
                                                "timeout": args.timeout, "runs": raw}, indent=1))

@@ -412,34 +412,11 @@ def test_weights_print_sparse_with_labels():
     assert " 0.0" not in text
 
 
-def legacy_text(module) -> str:
-    """`module` printed as older versions printed it: every weight `dense<...>` (hex bytes
-    above 100 elements)."""
-    from tracr_ir.dialects.transformer_weights import format_dense
-
-    tensors = iter([t for op in module.walk() for w in _weight_attrs(op) for _, t in w.items()])
-    lines, out = iter(print_module(module).split("\n")), []
-    for line in lines:
-        m = re.match(r"(\s*)(\w+) = (sparse|dense)", line)
-        if m is None:
-            out.append(line)
-            continue
-        if line.endswith("{"):  # rows follow, up to the closing brace at this indentation
-            while next(lines) != m.group(1) + "}":
-                pass
-        out.append(f"{m.group(1)}{m.group(2)} = {format_dense(tf.dense(tf.to_numpy(next(tensors))))}")
-    return "\n".join(out)
-
-
-def _weight_attrs(op) -> list[tf.WeightsAttr]:
-    if isinstance(op, tf.AttentionOp):
-        return [h.weights for h in op.heads]
-    return [op.weights] if isinstance(getattr(op, "weights", None), tf.WeightsAttr) else []
-
-
 def test_legacy_dense_and_hex_text_parses_to_the_same_model():
     """Files written by older versions (dense<...>, hex above 100 elements) still load, and
     every parse stores the weights sparse, so the parses are structurally equal."""
+    from tracr_ir.testing.fuzz import legacy_text
+
     module = make_model()
     legacy = legacy_text(module)
     assert "sparse" not in legacy and '"0x' in legacy  # position: 102 elements, as hex

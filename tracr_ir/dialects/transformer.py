@@ -5,20 +5,32 @@ A model whose output `frac` is the fraction of 1s among the tokens:
 transformer.model vocab {1, 2} max_seq_len 2 bos "BOS" pad "PAD" causal false  // width 5, 1 layer, heads [1], mlp hidden [0]
     residual [one, bos, tokens:1, tokens:2, frac] {
   transformer.embed
-      token = dense<[[1.0, 0.0, 1.0, 0.0, 0.0], [1.0, 0.0, 0.0, 1.0, 0.0], [1.0, 1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0, 0.0]]> : tensor<4x5xf32>
-      position = dense<0.0> : tensor<3x5xf32>
+      token = sparse tensor<4x5xf32> {
+        1 -> {one = 1.0, tokens:1 = 1.0}
+        2 -> {one = 1.0, tokens:2 = 1.0}
+        "BOS" -> {one = 1.0, bos = 1.0}
+      }
+      position = sparse tensor<3x5xf32> {}
   transformer.attention layer 0 {
     head "frac"
-        w_q = dense<[[1.0], [0.0], [0.0], [0.0], [0.0]]> : tensor<5x1xf32>
-        w_k = dense<[[0.0], [-20.0], [0.0], [0.0], [0.0]]> : tensor<5x1xf32>
-        w_v = dense<[[0.0], [0.0], [1.0], [0.0], [0.0]]> : tensor<5x1xf32>
-        w_o = dense<[[0.0, 0.0, 0.0, 0.0, 1.0]]> : tensor<1x5xf32>
+        w_q = sparse tensor<5x1xf32> {
+          one -> {0 = 1.0}
+        }
+        w_k = sparse tensor<5x1xf32> {
+          bos -> {0 = -20.0}
+        }
+        w_v = sparse tensor<5x1xf32> {
+          tokens:1 -> {0 = 1.0}
+        }
+        w_o = sparse tensor<1x5xf32> {
+          0 -> {frac = 1.0}
+        }
   }
   transformer.mlp layer 0
-      w_1 = dense<> : tensor<5x0xf32>
-      b_1 = dense<> : tensor<0xf32>
-      w_2 = dense<> : tensor<0x5xf32>
-      b_2 = dense<0.0> : tensor<5xf32>
+      w_1 = sparse tensor<5x0xf32> {}
+      b_1 = sparse tensor<0xf32> {}
+      w_2 = sparse tensor<0x5xf32> {}
+      b_2 = sparse tensor<5xf32> {}
   transformer.unembed numerical [frac]
 }
 ```
@@ -302,7 +314,7 @@ class _LayerOp(_Sublayer):
 
 @irdl_op_definition
 class EmbedOp(_Sublayer):
-    """`transformer.embed token = dense<...> position = dense<...>`: the input residual."""
+    """`transformer.embed token = sparse ... position = sparse ...`: the input residual."""
 
     name = "transformer.embed"
     traits = traits_def(HasParent(ModelOp))
