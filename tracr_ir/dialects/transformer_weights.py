@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import math
 import struct
 from collections.abc import Iterable, Iterator, Sequence
@@ -314,10 +315,12 @@ class Axis:
         return i
 
     def _position(self, key: Any) -> int | None:
-        for i, k in enumerate(self.keys or ()):
-            if k == key and type(k) is type(key):
-                return i
-        return None
+        return self._by_text.get(str(key) if self.kind == "label" else format_value(key))
+
+    @functools.cached_property
+    def _by_text(self) -> dict[str, int]:
+        """Position by printed key (the text tells `1` from `true` and `1.0`)."""
+        return {self.format(i): i for i in range(len(self.keys or ()))}
 
 
 def _parse_label(parser: AttrParser) -> Label:
