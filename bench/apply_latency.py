@@ -100,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from lib_cases import LIB_CASES
 
+    from tracr_ir.errors import TracrIRError
+
     cases = {c.name: c for c in LIB_CASES}
     rows, raw = [], []
     for n in map(int, args.lengths.split(",")):
@@ -107,7 +109,12 @@ def main(argv: list[str] | None = None) -> int:
             case = cases[name]
             calls = inputs(case.vocab, n, args.calls + 1, seed=n)
             batch = inputs(case.vocab, n, args.batch, seed=n + 1)
-            ours = measure_ours(case, n, calls, batch)
+            try:
+                ours = measure_ours(case, n, calls, batch)
+            except TracrIRError as e:  # refused by our compiler: reported, not timed
+                print(f"  {name} L={n}: refused by tracr-ir: {str(e)[:120]}", file=sys.stderr)
+                rows.append([name, str(n), "refused", *["-"] * 6])
+                continue
             tracr: dict | None = None
             if not args.no_tracr:
                 try:
