@@ -3,6 +3,7 @@ tracr-pypi 1.0.0 on the same seeded random programs, in the same run.
 
     .venv/bin/python bench/compile_time.py                 # 10..400 nodes, 3 seeds, 60 s timeout
     .venv/bin/python bench/compile_time.py --quick         # 10, 50, 200 nodes, 1 seed, 30 s
+    .venv/bin/python bench/compile_time.py --large         # 400, 1000, 2000 nodes, 1 seed
     .venv/bin/python bench/compile_time.py --sizes 100,200 --seeds 2 --timeout 120 --json out.json
     .venv/bin/python bench/compile_time.py --family ladder --sizes 10,20,25,30,50,200
 
@@ -17,7 +18,10 @@ Once tracr times out on a seed, larger sizes of that seed are not run (`--no-ski
 `--check N` also runs each of our models on N inputs against `rasp.evaluate`.
 
 Ours: `compile_rasp_to_model` in this process after one warm-up compile (RASP -> IR -> every
-pass -> JAX params; the forward is traced lazily at the first apply, so not counted).
+pass -> JAX params; the forward is traced lazily at the first apply, so not counted; the
+stages' IR text is printed lazily, when `model.ir[stage]` is read, so not counted either).
+`ours cpu s` is the process's CPU time (less sensitive to other jobs on a shared machine than
+the wall time). The last lines give how much longer the largest size took than the smallest.
 
 tracr: every compile runs in a fresh subprocess (so a timeout can stop it) that imports tracr,
 warms up on a lib program, rebuilds the same program from the seed, translates it to tracr's
@@ -164,9 +168,11 @@ def run_ours(program: Any, allocator: str, check: int) -> dict[str, Any]:
     from tracr_ir import rasp
     from tracr_ir.compiler import compile_rasp_to_model
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     model = compile_rasp_to_model(program, VOCAB, MAX_SEQ_LEN, allocator=allocator)
-    result: dict[str, Any] = {"seconds": time.perf_counter() - t0, "layers": model.stats()["layers"]}
+    result: dict[str, Any] = {"seconds": time.perf_counter() - t0,
+                              "cpu_seconds": time.process_time() - c0,
+                              "layers": model.stats()["layers"]}
     if check:
         import random
 
@@ -226,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="also run our model on N inputs against rasp.evaluate")
     ap.add_argument("--quick", action="store_true",
                     help="sizes 10,50,200, one seed, 30 s timeout, solver at 50")
+    ap.add_argument("--large", action="store_true",
+                    help="sizes 400,1000,2000, one seed, no solver")
     ap.add_argument("--json", metavar="PATH", help="also write the raw results as JSON")
     ap.add_argument("--family", choices=("random", "ladder"), default="random",
                     help="random programs (default) or the ladder worst case for tracr")
@@ -237,6 +245,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.quick:
         args.sizes, args.seeds, args.timeout, args.solver_sizes = "10,50,200", 1, 30.0, "50"
+    if args.large:
+        args.sizes, args.seeds, args.solver_sizes = "400,1000,2000", 1, ""
     sizes = [int(s) for s in args.sizes.split(",") if s]
     solver_sizes = {int(s) for s in args.solver_sizes.split(",") if s}
 
@@ -277,6 +287,7 @@ def main(argv: list[str] | None = None) -> int:
         tracr_done = [r["total"] for r in tracr if "total" in r]
         rows.append([
             str(n), f"{min(nodes)}-{max(nodes)}", _fmt(ours_s),
+            _fmt(statistics.median(r["cpu_seconds"] for r in ours)),
             _fmt(statistics.median(r["seconds"] for r in solver)) if solver else "-",
             "-" if args.no_tracr else _tracr_cell(tracr, "total"),
             "-" if args.no_tracr else _tracr_cell(tracr, "craft"),
@@ -286,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
             " ".join(f"{a}/{'-' if b is None else b}" for a, b in layers),
         ])
 
-    head = ["size", "nodes", "ours s (greedy)", "ours s (solver)", "tracr s", "tracr craft s",
+    head = ["size", "nodes", "ours s (greedy)", "ours cpu s", "ours s (solver)", "tracr s", "tracr craft s",
             "ratio ours/tracr", "layers ours/tracr"]
     print(f"\nCompile time ({args.family} programs), median over {args.seeds} seed(s); "
           f"vocab {{1,2,3}}, max_seq_len "
@@ -297,6 +308,12 @@ def main(argv: list[str] | None = None) -> int:
         print("| " + " | ".join(row) + " |")
     if timed_out:
         print("* not run: tracr timed out on that seed at a smaller size (--no-skip runs it)")
+    for key, what in (("seconds", "time"), ("cpu_seconds", "CPU time")):
+        medians = [statistics.median(r["ours_greedy"][key] for r in raw if r["size"] == n)
+                   for n in sizes]
+        if len(sizes) > 1 and medians[0] > 0:
+            print(f"ours from {sizes[0]} to {sizes[-1]} nodes ({sizes[-1] / sizes[0]:g}x the "
+                  f"program): {medians[-1] / medians[0]:.1f}x the {what}")
     if args.json:
         Path(args.json).write_text(json.dumps({"sizes": sizes, "seeds": args.seeds,
                                                "timeout": args.timeout, "runs": raw}, indent=1))

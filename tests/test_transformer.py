@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import re
 import subprocess
 import sys
 from types import SimpleNamespace
@@ -188,19 +189,54 @@ def test_apply_batch_masks_padding(jax_models):
     assert abs(masked.output[0, 1, 0] - 0.5) < 1e-6
 
 
-def test_second_apply_of_same_length_does_not_retrace():
-    from tracr_ir.backends.jax import build
+def test_one_trace_for_every_length_and_one_per_batch_bucket():
+    from tracr_ir.backends.jax import MAX_CHUNK, batch_bucket, build
 
     model = build(make_model())
-    model.apply(["BOS", 1, 2])
+    for n in range(L + 1):
+        model.apply(["BOS", *[1 + i % 3 for i in range(n)]])
+    model.apply(["BOS", 2, "PAD", "PAD"])
     assert model.trace_count == 1
-    model.apply(["BOS", 3, 3])
-    assert model.trace_count == 1
-    model.apply(["BOS", 3])
-    assert model.trace_count == 2
     model.apply_batch([["BOS", 1], ["BOS", 2, 3]])
-    model.apply_batch([["BOS", 2], ["BOS", 1, 1]])
-    assert model.trace_count == 3
+    model.apply_batch([["BOS", 2, 3, 1], ["BOS"]])
+    assert model.trace_count == 2  # one bucket of 2 rows
+    model.apply_batch([["BOS", 1]] * 3)
+    model.apply_batch([["BOS", 3, 3]] * 4)
+    assert model.trace_count == 3  # one bucket of 4 rows
+    assert [batch_bucket(n) for n in (1, 2, 3, 5, 9, MAX_CHUNK, 10**6)] == \
+        [1, 2, 4, 8, 16, MAX_CHUNK, MAX_CHUNK]
+
+
+def test_padding_to_max_seq_len_changes_no_real_position(jax_models):
+    """apply pads every input to max_seq_len + 1 positions: the arrays of the real positions
+    are those of the same input with the user's own PADs (bit for bit), and match the
+    unpadded numpy forward."""
+    for (encoding, causal), model in jax_models.items():
+        for xs in inputs(8, seed=3):
+            seq = ["BOS", *xs]
+            got = model.apply(seq)
+            padded = model.apply([*seq, *["PAD"] * (L - len(xs))])
+            ref = forward(model.weights, np.array(model.encode(seq)))
+            n = len(seq)
+            assert got.output.shape == (n, len(model.weights.output.labels))
+            assert padded.decoded == [*got.decoded, *["PAD"] * (L - len(xs))]
+            for a, b, r in zip([got.embeddings, *got.residuals, got.output],
+                               [padded.embeddings, *padded.residuals, padded.output],
+                               [ref.embeddings, *ref.residuals, ref.output]):
+                assert a.shape[0] == n
+                np.testing.assert_array_equal(a, b[:n])
+                np.testing.assert_allclose(a, r, atol=1e-5)
+
+
+def test_large_batches_run_in_chunks():
+    from tracr_ir.backends.jax import MAX_CHUNK, build
+
+    model = build(make_model(NUMBER))
+    seqs = [["BOS", *xs] for xs in inputs(MAX_CHUNK + 3, seed=4)]
+    got = model.apply_batch(seqs)
+    assert len(got) == len(seqs) and model.trace_count == 2  # buckets MAX_CHUNK and 4
+    for i in (0, MAX_CHUNK - 1, MAX_CHUNK, MAX_CHUNK + 2):
+        np.testing.assert_allclose(got[i][1:], model.apply(seqs[i]).decoded[1:], atol=1e-6)
 
 
 def test_zero_layer_model_reads_tokens():
@@ -352,9 +388,60 @@ def test_exact_float_text():
                  np.full(2, -0.0))
     module = tf.build_model([1], 1, ["one", "y"], np.eye(3, 2), np.zeros((2, 2)),
                             [([], mlp)], ("numerical", ["y"]))
-    assert "w_1 = dense<[[1000001.0], [-0.0]]>" in print_module(module)
+    text = print_module(module)
+    assert "w_1 = sparse tensor<2x1xf32> {\n          one -> {0 = 1000001.0}\n" \
+           "          y -> {0 = -0.0}\n        }" in text
+    assert "b_2 = dense<-0.0> : tensor<2xf32>" in text  # a splat: every entry -0.0
     assert np.signbit(_bits(module)["layer_0/mlp/b_2"].view(np.float32)).all()
     _assert_round_trips(module)
+
+
+def test_weights_print_sparse_with_labels():
+    """Only non-zero entries, by residual label, token, position or index."""
+    text = print_module(make_model(NUMBER))
+    assert (f'token = sparse tensor<5x{D}xf32> {{\n          1 -> {{one = 1.0, tokens:1 = 1.0}}\n'
+            in text)
+    assert '\n          "BOS" -> {one = 1.0, bos = 1.0}\n' in text
+    assert '\n          "PAD" -> {one = 1.0, tokens:1 = 1.0}\n        }' in text
+    assert f"position = sparse tensor<6x{D}xf32> {{\n          1 -> {{indices:1 = 1.0}}\n" in text
+    assert f"w_o = sparse tensor<3x{D}xf32> {{\n            0 -> {{prev:1 = 1.0}}\n" in text
+    assert f"w_1 = sparse tensor<{D}x3xf32> {{\n          one -> {{0 = 1.0, 1 = 1.0, 2 = 1.0}}\n" \
+           "          prev:1 -> {0 = 1.0}\n" in text
+    assert "b_1 = dense<-1.0> : tensor<3xf32>" in text  # a splat
+    assert f"b_2 = sparse tensor<{D}xf32> {{num = 0.5}}" in text
+    assert " 0.0" not in text
+
+
+def test_legacy_dense_and_hex_text_parses_to_the_same_model():
+    """Files written by older versions (dense<...>, hex above 100 elements) still load, and
+    every parse stores the weights sparse, so the parses are structurally equal."""
+    from tracr_ir.testing.fuzz import legacy_text
+
+    module = make_model()
+    legacy = legacy_text(module)
+    assert "sparse" not in legacy and '"0x' in legacy  # position: 102 elements, as hex
+    parsed = parse_module(legacy)
+    assert parsed.is_structurally_equivalent(module)
+    assert print_module(parsed) == print_module(module)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (("-> {one = 1.0, tokens:1 = 1.0}", "-> {one = 1.0, tokens:9 = 1.0}"),
+     "unknown residual label tokens:9"),
+    (("1 -> {one = 1.0, tokens:1", "7 -> {one = 1.0, tokens:1"), "unknown token 7"),
+    (("1 -> {one = 1.0, tokens:1", "1 -> {one = 1.0, one"), "an entry is given twice"),
+    (("1 -> {indices:1 = 1.0}", "9 -> {indices:1 = 1.0}"), "index 9 is outside"),
+    ((f"b_2 = sparse tensor<{D}xf32> {{num = 0.5}}", f"b_2 = sparse tensor<{D}xf32> {{num = "
+      "1.0e39}"), "out of float32 range"),
+    ((f"b_2 = sparse tensor<{D}xf32>", f"b_2 = sparse tensor<{D + 1}xf32>"), "does not fit"),
+    ((f"b_2 = sparse tensor<{D}xf32>", f"b_2 = sparse tensor<{D}xi32>"), "f32 elements"),
+    (("0 -> {prev:1 = 1.0}", "0 -> {prev:1 = 1.0, 99 = 2.0}"), "residual label"),
+])
+def test_sparse_text_errors_have_locations(edit, message):
+    text = print_module(make_model(NUMBER))
+    assert edit[0] in text
+    with pytest.raises(IRError, match=message):
+        parse_module(text.replace(edit[0], edit[1], 1))
 
 
 def test_text_shows_shapes_and_labels():

@@ -14,7 +14,7 @@ JAX backend's `tracr_ir.backends.jax.CompiledModel`, imported only when a model 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from xdsl.context import Context
@@ -372,9 +372,14 @@ def format_output(values: Sequence[Any]) -> str:
 ### The whole compiler.
 
 
-class StageIR(Mapping[str, str]):
+class StageIR(MutableMapping[str, str]):
     """The IR text of each stage a compilation passed through (`rasp`, `craft`,
-    `transformer`), printed when first read."""
+    `transformer`), printed when first read: `model.ir["craft"]`.
+
+    Recording a stage keeps a copy of its module (linear in the IR); printing it, which for
+    the transformer stage means every weight, happens only when someone reads the text.
+    Text can also be stored directly (`ir["transformer"] = text`, as `load` does).
+    """
 
     def __init__(self) -> None:
         self._modules: dict[str, ModuleOp] = {}
@@ -388,6 +393,8 @@ class StageIR(Mapping[str, str]):
 
     def module(self, stage: str) -> ModuleOp:
         """The recorded module of `stage` (a copy: changing it changes nothing here)."""
+        if stage not in self._modules:
+            return parse_module(self._text[stage])
         return self._modules[stage].clone()
 
     def __getitem__(self, stage: str) -> str:
@@ -395,11 +402,29 @@ class StageIR(Mapping[str, str]):
             self._text[stage] = print_module(self._modules[stage])
         return self._text[stage]
 
+    def __setitem__(self, stage: str, text: str) -> None:
+        self._modules.pop(stage, None)
+        self._text[stage] = text
+
+    def __delitem__(self, stage: str) -> None:
+        if stage not in self._modules and stage not in self._text:
+            raise KeyError(stage)
+        self._modules.pop(stage, None)
+        self._text.pop(stage, None)
+
     def __iter__(self) -> Iterator[str]:
-        return iter(self._modules)
+        return iter({**dict.fromkeys(self._modules), **dict.fromkeys(self._text)})
 
     def __len__(self) -> int:
-        return len(self._modules)
+        return len(set(self._modules) | set(self._text))
+
+    def __repr__(self) -> str:
+        return f"StageIR({list(self)})"
+
+
+#: Passes that leave a module in the dialect it is in (every registered pass but the
+#: lowerings): `compile_rasp_to_model` copies a stage's IR only before a pass not listed here.
+STAGE_KEEPING_PASSES = frozenset(PASSES) - {"lower-rasp-to-craft", "lower-craft-to-transformer"}
 
 
 def stage_name(module: ModuleOp) -> str:
@@ -455,7 +480,8 @@ def compile_rasp_to_model(
 
     def callback(previous: ModulePass | None, module: ModuleOp,
                  following: ModulePass | None) -> None:
-        stages.record(module)
+        if following is None or following.name not in STAGE_KEEPING_PASSES:
+            stages.record(module)  # the last IR of a stage: copied once per stage
         if print_ir_after_all:
             title = "to_ir" if previous is None else f"after {previous.pipeline_pass_spec()}"
             print(f"// -----// IR Dump {title} //----- //")
@@ -467,6 +493,4 @@ def compile_rasp_to_model(
             f"the pipeline ends in the {stage_name(module)} dialect; compile_rasp_to_model "
             "needs it to end in the transformer dialect"
         )
-    model = build(module)
-    model.ir.update(stages)
-    return model
+    return build(module, ir=stages)

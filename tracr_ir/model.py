@@ -69,7 +69,11 @@ LabelLike = Union[Label, str, tuple, Any]
 
 
 def as_f32(array: Any, ndim: int) -> np.ndarray:
-    """A read-only float32 copy."""
+    """A read-only float32 copy (an array that is already read-only float32 data of its own,
+    such as the IR's weights, is taken as it is)."""
+    if (isinstance(array, np.ndarray) and array.dtype == np.float32 and array.ndim >= ndim
+            and not array.flags.writeable and array.base is None):
+        return array
     a = np.array(array, dtype=np.float32, ndmin=ndim)
     a.setflags(write=False)
     return a

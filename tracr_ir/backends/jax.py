@@ -9,13 +9,15 @@ model.stats()                            # {"layers": 2, "heads": 1, "residual":
 ```
 
 The forward is `tracr_ir.interpreters.transformer.run_layers` (the numpy interpreter's code)
-traced with `jax.numpy` in float32, once per (batch, length) shape, and cached by `jax.jit`.
+traced with `jax.numpy` in float32 and cached by `jax.jit`. Every input is padded to
+`max_seq_len + 1` positions (padding masked), so `apply` traces the forward once per model and
+`apply_batch` once per power-of-two batch size up to `MAX_CHUNK`.
 Importing this module imports jax; `import tracr_ir` does not.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,20 +52,37 @@ class _TraceCounter:
     count: int = 0
 
 
+#: `apply_batch` runs batches in chunks of at most this many sequences, each padded to a
+#: power-of-two batch size, so a model is traced at most 1 + log2(MAX_CHUNK) times.
+MAX_CHUNK = 256
+
+
+def batch_bucket(n: int) -> int:
+    """The batch size `n` sequences are padded to: the next power of two, at most MAX_CHUNK."""
+    return min(1 << max(n - 1, 0).bit_length(), MAX_CHUNK)
+
+
 @dataclass(frozen=True, eq=False, repr=False)
 class CompiledModel:
     """A compiled transformer: `apply`, `apply_batch`, `params`, `residual_labels`, `stats()`.
 
     `weights` holds the numpy weights and the model's vocab, labels and output spec; `ir` maps
-    stage names to IR text (the compiler driver fills it).
+    stage names to IR text (the compiler driver fills it with a `tracr_ir.compiler.StageIR`,
+    which prints a stage only when it is read).
+
+    Every run has the same sequence length, `max_seq_len + 1` (shorter inputs are padded with
+    PAD, which is masked out of every attention, and the results cut back), so the forward is
+    traced and compiled once for `apply` and once per batch bucket (`batch_bucket`) for
+    `apply_batch`; `trace_count` tells how many times.
     """
 
     weights: ModelWeights
     params: dict[str, jax.Array]  # named as `tracr_ir.interpreters.transformer.param_arrays`
     residual_labels: list[str]  # the residual's labels as the IR prints them: tokens:"a", one
-    ir: dict[str, str] = field(default_factory=dict)
+    ir: MutableMapping[str, str] = field(default_factory=dict)
     _traces: _TraceCounter = field(default_factory=_TraceCounter, repr=False)
     _jitted: Any = field(default=None, repr=False)
+    _jitted_output: Any = field(default=None, repr=False)  # the output coordinates only
 
     def __post_init__(self) -> None:
         heads = tuple(len(layer.heads) for layer in self.weights.layers)
@@ -73,7 +92,12 @@ class CompiledModel:
             self._traces.count += 1  # runs only while jax traces
             return run_layers(params, ids, visible, heads, out, jnp)
 
+        def traced_output(params: dict[str, jax.Array], ids: jax.Array,
+                          visible: jax.Array) -> Any:
+            return traced(params, ids, visible)[2]
+
         object.__setattr__(self, "_jitted", jax.jit(traced))
+        object.__setattr__(self, "_jitted_output", jax.jit(traced_output))
 
     def __repr__(self) -> str:
         w = self.weights
@@ -82,7 +106,8 @@ class CompiledModel:
 
     @property
     def trace_count(self) -> int:
-        """How many times the forward was traced (once per new (batch, length) shape)."""
+        """How many times the forward was traced: once for `apply`, once per batch bucket
+        (`batch_bucket`) that `apply_batch` used."""
         return self._traces.count
 
     def encode(self, seq: Sequence[Any]) -> list[int]:
@@ -94,10 +119,23 @@ class CompiledModel:
         into one value per position (the BOS row included, decoded like any other)."""
         return decode_output(self.weights.output, np.asarray(array))
 
-    def _run(self, ids: np.ndarray, mask: np.ndarray) -> tuple[Any, ...]:
-        visible = visible_keys(mask, self.weights.causal)
-        result = self._jitted(self.params, jnp.asarray(ids, jnp.int32), jnp.asarray(visible))
-        return jax.device_get(result)
+    def _run(self, encoded: Sequence[Sequence[int]], n_real: Sequence[int],
+             outputs_only: bool = False) -> Any:
+        """The forward on token ids (`encoded[b]`, whose first `n_real[b]` positions are real),
+        padded to `[batch_bucket, max_seq_len + 1]` with PAD; the padded positions and rows
+        are masked out of every attention (a padded row is a lone BOS). All arrays, or only
+        the output coordinates (a separately jitted forward) if `outputs_only`."""
+        w = self.weights
+        n, rows = w.max_seq_len + 1, batch_bucket(len(encoded))
+        ids = np.full((rows, n), w.token_ids[w.pad], dtype=np.int32)
+        ids[:, 0] = w.token_ids[w.bos]
+        mask = np.zeros((rows, n), dtype=bool)
+        mask[:, 0] = True
+        for b, (e, k) in enumerate(zip(encoded, n_real)):
+            ids[b, : len(e)] = e
+            mask[b, :k] = True
+        run = self._jitted_output if outputs_only else self._jitted
+        return jax.device_get(run(self.params, ids, visible_keys(mask, w.causal)))
 
     def apply(self, seq: Sequence[Any]) -> ApplyResult:
         """Run one sequence `["BOS", t1, ...]`, which may end in PAD tokens as in tracr
@@ -105,18 +143,19 @@ class CompiledModel:
 
         PAD positions are masked out of every attention, so the other positions get the
         outputs of the unpadded input; `decoded` holds the PAD token at PAD positions (tracr
-        decodes whatever its model computes there)."""
+        decodes whatever its model computes there). The arrays of the result have one row
+        per position of `seq`."""
         n_real = self._unpadded_length(seq)
         ids = self.encode(seq[:n_real])
         ids += [self.weights.token_ids[self.weights.pad]] * (len(seq) - n_real)
-        mask = np.array([[i < n_real for i in range(len(ids))]])
-        embeddings, residuals, output = self._run(np.array([ids]), mask)
+        embeddings, residuals, output = self._run([ids], [n_real])
+        n = len(ids)
         decoded = self.decode_output(output[0][:n_real])[1:]
         return ApplyResult(
-            decoded=[self.weights.bos, *decoded, *[self.weights.pad] * (len(seq) - n_real)],
-            embeddings=np.asarray(embeddings[0]),
-            residuals=[np.asarray(r[0]) for r in residuals],
-            output=np.asarray(output[0]),
+            decoded=[self.weights.bos, *decoded, *[self.weights.pad] * (n - n_real)],
+            embeddings=np.asarray(embeddings[0][:n]),
+            residuals=[np.asarray(r[0][:n]) for r in residuals],
+            output=np.asarray(output[0][:n]),
         )
 
     def _unpadded_length(self, seq: Sequence[Any]) -> int:
@@ -138,7 +177,8 @@ class CompiledModel:
         return first
 
     def apply_batch(self, seqs: Sequence[Sequence[Any]]) -> list[list[Value]]:
-        """Decoded outputs of sequences of any lengths, run as one right-padded batch.
+        """Decoded outputs of sequences of any lengths, run as right-padded batches (chunks of
+        at most MAX_CHUNK sequences, each padded to a power-of-two number of rows).
 
         Padded positions are masked out of every attention, so each result equals `apply`'s.
         """
@@ -150,15 +190,13 @@ class CompiledModel:
                 encoded.append(self.encode(seq))
             except InputError as e:
                 raise InputError(f"sequence {b} of the batch: {e}") from None
-        if not encoded:
-            return []
-        n = max(map(len, encoded))
-        pad = self.weights.token_ids[self.weights.pad]
-        ids = np.array([e + [pad] * (n - len(e)) for e in encoded])
-        mask = np.array([[i < len(e) for i in range(n)] for e in encoded])
-        output = self._run(ids, mask)[2]
-        return [[self.weights.bos, *self.decode_output(out[: len(e)])[1:]]
-                for out, e in zip(output, encoded)]
+        results: list[list[Value]] = []
+        for start in range(0, len(encoded), MAX_CHUNK):
+            chunk = encoded[start:start + MAX_CHUNK]
+            output = self._run(chunk, [len(e) for e in chunk], outputs_only=True)
+            results += [[self.weights.bos, *self.decode_output(out[: len(e)])[1:]]
+                        for out, e in zip(output, chunk)]
+        return results
 
     def save(self, path: str | Path) -> None:
         """Write the model as `transformer` IR text (bit-exact weights, labels, vocab);
@@ -194,8 +232,9 @@ class CompiledModel:
         }
 
 
-def build(module: Operation | str) -> CompiledModel:
-    """A `CompiledModel` from a module (or IR text) holding one `transformer.model`."""
+def build(module: Operation | str, ir: MutableMapping[str, str] | None = None) -> CompiledModel:
+    """A `CompiledModel` from a module (or IR text) holding one `transformer.model`; `ir`
+    becomes its `ir` (stage name -> IR text; empty by default)."""
     if isinstance(module, str):
         module = parse_module(module)
     op = module if isinstance(module, ModelOp) else stage_op(module)
@@ -205,7 +244,8 @@ def build(module: Operation | str) -> CompiledModel:
     verify_module(op)
     w = op.weights()
     params = {k: jnp.asarray(v, dtype=jnp.float32) for k, v in param_arrays(w).items()}
-    return CompiledModel(w, params, [str(label) for label in w.residual])
+    return CompiledModel(w, params, [str(label) for label in w.residual],
+                         {} if ir is None else ir)
 
 
 def load(path: str | Path) -> CompiledModel:

@@ -13,6 +13,8 @@ included, a module, a `transformer.model` op or IR text).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import dataclasses
 from dataclasses import dataclass
 from typing import Any
@@ -129,10 +131,11 @@ def report_of(subject: Any) -> CompressionReport | None:
     from tracr_ir.ir_text import parse_module
 
     ir = getattr(subject, "ir", None)
-    if isinstance(ir, dict):
+    if isinstance(ir, Mapping):  # a CompiledModel's stage IR: a dict or a lazy StageIR
         if "transformer" not in ir:
             return None
-        subject = ir["transformer"]
+        module = getattr(ir, "module", None)  # StageIR: the module itself, not printed
+        subject = module("transformer") if callable(module) else ir["transformer"]
     if isinstance(subject, str):
         subject = parse_module(subject)
     op = subject if isinstance(subject, ModelOp) else stage_op(subject)

@@ -5,20 +5,32 @@ A model whose output `frac` is the fraction of 1s among the tokens:
 transformer.model vocab {1, 2} max_seq_len 2 bos "BOS" pad "PAD" causal false  // width 5, 1 layer, heads [1], mlp hidden [0]
     residual [one, bos, tokens:1, tokens:2, frac] {
   transformer.embed
-      token = dense<[[1.0, 0.0, 1.0, 0.0, 0.0], [1.0, 0.0, 0.0, 1.0, 0.0], [1.0, 1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0, 0.0]]> : tensor<4x5xf32>
-      position = dense<0.0> : tensor<3x5xf32>
+      token = sparse tensor<4x5xf32> {
+        1 -> {one = 1.0, tokens:1 = 1.0}
+        2 -> {one = 1.0, tokens:2 = 1.0}
+        "BOS" -> {one = 1.0, bos = 1.0}
+      }
+      position = sparse tensor<3x5xf32> {}
   transformer.attention layer 0 {
     head "frac"
-        w_q = dense<[[1.0], [0.0], [0.0], [0.0], [0.0]]> : tensor<5x1xf32>
-        w_k = dense<[[0.0], [-20.0], [0.0], [0.0], [0.0]]> : tensor<5x1xf32>
-        w_v = dense<[[0.0], [0.0], [1.0], [0.0], [0.0]]> : tensor<5x1xf32>
-        w_o = dense<[[0.0, 0.0, 0.0, 0.0, 1.0]]> : tensor<1x5xf32>
+        w_q = sparse tensor<5x1xf32> {
+          one -> {0 = 1.0}
+        }
+        w_k = sparse tensor<5x1xf32> {
+          bos -> {0 = -20.0}
+        }
+        w_v = sparse tensor<5x1xf32> {
+          tokens:1 -> {0 = 1.0}
+        }
+        w_o = sparse tensor<1x5xf32> {
+          0 -> {frac = 1.0}
+        }
   }
   transformer.mlp layer 0
-      w_1 = dense<> : tensor<5x0xf32>
-      b_1 = dense<> : tensor<0xf32>
-      w_2 = dense<> : tensor<0x5xf32>
-      b_2 = dense<0.0> : tensor<5xf32>
+      w_1 = sparse tensor<5x0xf32> {}
+      b_1 = sparse tensor<0xf32> {}
+      w_2 = sparse tensor<0x5xf32> {}
+      b_2 = sparse tensor<5xf32> {}
   transformer.unembed numerical [frac]
 }
 ```
@@ -37,25 +49,20 @@ Semantics (`tracr_ir.interpreters.transformer` runs it, `tracr_ir.backends.jax` 
 - `transformer.unembed categorical [x:1, x:2]` decodes a position to the value of its largest
   listed coordinate, or None when that is below 1/2; `numerical [x]` reads the coordinate.
 
-Weights are finite f32 tensors (builtin dense attributes, held by `#transformer.weights`).
-They print, in the custom and the generic format, as the shortest decimals that parse back to
-the same float32, or as hex bytes above 100 elements: text round trips are bit-exact (xDSL's
-own float printer is not: see `format_f32`).
+Weights are finite f32 tensors, stored sparse (`#transformer.sparse`, held by
+`#transformer.weights`). In the custom format each prints its non-zero entries under row and
+column names (residual labels, tokens, indices), as the shortest decimals that parse back to
+the same float32, so text round trips are bit-exact (`tracr_ir.dialects.transformer_weights`);
+builtin `dense<...>` tensors, hex included, parse too.
 """
 
 from __future__ import annotations
 
 import dataclasses
-
-import math
-import struct
 from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
-import numpy as np
-from xdsl.dialects.builtin import (ArrayAttr, BytesAttr, DenseIntOrFPElementsAttr, Float32Type,
-                                   IntegerAttr, IntegerType, ModuleOp, StringAttr, TensorType,
-                                   f32, i64)
+from xdsl.dialects.builtin import ArrayAttr, IntegerAttr, IntegerType, ModuleOp, StringAttr, i64
 from xdsl.ir import Attribute, Block, Data, Dialect, Operation, ParametrizedAttribute, Region
 from xdsl.irdl import (IRDLOperation, irdl_attr_definition, irdl_op_definition, prop_def,
                        traits_def)
@@ -66,12 +73,17 @@ from xdsl.utils.exceptions import VerifyException
 
 from tracr_ir.dialects.program import Settings, StageProgramOp, checked_parent, parse_index
 from tracr_ir.dialects.rasp import CATEGORICAL, NUMERICAL
+from tracr_ir.dialects.transformer_weights import (SparseAttr, WeightsAttr, dense, format_dense,
+                                                  format_f32, is_f32_tensor, parsing_axes,
+                                                  shape_of, to_numpy, weight_axes)
 from tracr_ir.model import ABSENT, MLP, Head, Label, LabelLike, Layer, ModelWeights, Output
 from tracr_ir.values import (Value, format_value, parse_optional_string, parse_string,
                              parse_value)
 
 __all__ = ["ABSENT", "MLP", "TRANSFORMER", "AttentionOp", "EmbedOp", "Head", "Label", "Layer",
-           "MLPOp", "ModelOp", "ModelWeights", "Output", "UnembedOp", "build_model"]
+           "MLPOp", "ModelOp", "ModelWeights", "Output", "SparseAttr", "UnembedOp",
+           "WeightsAttr", "build_model", "dense", "format_dense", "format_f32",
+           "is_f32_tensor", "to_numpy"]
 
 ### Residual labels.
 
@@ -109,134 +121,6 @@ class LabelsAttr(Data[tuple]):
         printer.print_string(f"<{format_labels(self.data)}>")
 
 
-### Weights: builtin dense f32 tensors, printed exactly.
-
-
-def dense(array: Any) -> DenseIntOrFPElementsAttr:
-    a = np.ascontiguousarray(array, dtype="<f4")
-    return DenseIntOrFPElementsAttr(TensorType(f32, a.shape), BytesAttr(a.tobytes()))
-
-
-def to_numpy(attr: DenseIntOrFPElementsAttr) -> np.ndarray:
-    return np.frombuffer(attr.data.data, dtype="<f4").reshape(attr.get_shape())
-
-
-def format_f32(x: float) -> str:
-    """The shortest decimal that parses back to the float32 `x` (xDSL's own printer writes
-    e.g. 1000001.0 as `0x49742410`, which its parser reads as the integer)."""
-    bits = struct.pack("<f", x)
-    if not math.isfinite(x):  # invalid in a weight; MLIR's bit-pattern form
-        return f"0x{bits[::-1].hex().upper()}"
-    for digits in range(1, 10):
-        text = repr(float(f"{x:.{digits}g}"))  # Python's layout: 20.0, 1e-30, 1.5e+16
-        try:
-            if struct.pack("<f", float(text)) == bits:
-                break
-        except OverflowError:
-            continue
-    mantissa, e, exponent = text.partition("e")
-    return (mantissa if "." in mantissa else mantissa + ".0") + (f"e{exponent}" if e else "")
-
-
-def _format_nested(values: list | float) -> str:
-    if isinstance(values, list):
-        return "[" + ", ".join(map(_format_nested, values)) + "]"
-    return format_f32(values)
-
-
-def is_f32_tensor(attr: Attribute) -> bool:
-    return (isinstance(attr, DenseIntOrFPElementsAttr) and isinstance(attr.type, TensorType)
-            and isinstance(attr.get_element_type(), Float32Type)
-            and len(attr.data.data) == 4 * math.prod(attr.get_shape()))
-
-
-def format_dense(attr: Attribute) -> str:
-    """`dense<[[1.0, 0.5]]> : tensor<1x2xf32>`: decimals up to 100 elements, hex bytes above."""
-    if not is_f32_tensor(attr):
-        return str(attr)  # malformed: xDSL's text, for the verifier's error message
-    a = to_numpy(attr)
-    if a.size == 0:
-        body = ""
-    elif (a.view(np.uint32) == a.view(np.uint32).flat[0]).all():
-        body = format_f32(float(a.flat[0]))
-    elif a.size > 100:
-        body = f'"0x{a.tobytes().hex().upper()}"'
-    else:
-        body = _format_nested(a.tolist())
-    return f"dense<{body}> : tensor<{''.join(f'{n}x' for n in a.shape)}f32>"
-
-
-@irdl_attr_definition
-class WeightsAttr(ParametrizedAttribute):
-    """Named f32 tensors: `#transformer.weights<w_1 = dense<...> : tensor<2x3xf32>, ...>`."""
-
-    name = "transformer.weights"
-    names: ArrayAttr[StringAttr]
-    tensors: ArrayAttr[Attribute]
-
-    @staticmethod
-    def get(weights: dict[str, Attribute]) -> WeightsAttr:
-        return WeightsAttr(ArrayAttr(StringAttr(n) for n in weights), ArrayAttr(weights.values()))
-
-    @staticmethod
-    def from_arrays(holder: Any, names: Iterable[str]) -> WeightsAttr:
-        return WeightsAttr.get({n: dense(getattr(holder, n)) for n in names})
-
-    def tensor(self, name: str) -> Attribute | None:
-        return dict(self.items()).get(name)
-
-    def items(self) -> list[tuple[str, Attribute]]:
-        return [(n.data, t) for n, t in zip(self.names, self.tensors)]
-
-    def arrays(self) -> list[np.ndarray]:
-        return [to_numpy(t) for t in self.tensors]  # type: ignore[arg-type]
-
-    def print_lines(self, printer: Printer) -> None:
-        """The op syntax: `name = dense<...> : tensor<...>` on indented lines."""
-        with printer.indented(2):
-            for name, tensor in self.items():
-                printer.print_string(f"\n{name} = {format_dense(tensor)}")
-
-    @staticmethod
-    def parse_lines(parser: AttrParser, names: Iterable[str]) -> WeightsAttr:
-        weights: dict[str, Attribute] = {}
-        for name in names:
-            parser.parse_keyword(name)
-            parser.parse_punctuation("=")
-            weights[name] = parser.parse_attribute()
-        return WeightsAttr.get(weights)
-
-    def print_parameters(self, printer: Printer) -> None:
-        printer.print_string(
-            "<" + ", ".join(f"{n} = {format_dense(t)}" for n, t in self.items()) + ">")
-
-    @classmethod
-    def parse_parameters(cls, parser: AttrParser) -> list[Attribute]:
-        def item() -> tuple[str, Attribute]:
-            name = parser.parse_identifier(" (a weight's name)")
-            parser.parse_punctuation("=")
-            return name, parser.parse_attribute()
-
-        items = parser.parse_comma_separated_list(parser.Delimiter.ANGLE, item)
-        return list(WeightsAttr.get(dict(items)).parameters)
-
-    def verify_shapes(self, where: str, shapes: dict[str, tuple[int, ...]]) -> None:
-        """Finite f32 tensors named and shaped as `shapes`, or an error naming `where`."""
-        if (names := [n for n, _ in self.items()]) != list(shapes):
-            raise VerifyException(f"{where}: expected weights {', '.join(shapes)}, got "
-                                  f"{', '.join(names) or 'none'}")
-        for (name, attr), shape in zip(self.items(), shapes.values()):
-            shown = "x".join(map(str, shape))
-            if not is_f32_tensor(attr):
-                raise VerifyException(f"{where}: {name} must be a dense f32 tensor of shape "
-                                      f"{shown}")
-            if (got := tuple(attr.get_shape())) != shape:
-                raise VerifyException(
-                    f"{where}: {name} has shape {'x'.join(map(str, got))}, expected {shown}")
-            if not np.isfinite(to_numpy(attr)).all():
-                raise VerifyException(f"{where}: {name} holds a non-finite value")
-
-
 def build_model(vocab: Iterable[Value], max_seq_len: int, residual: Sequence[LabelLike],
                 token_embed: Any, pos_embed: Any, layers: Sequence[Layer | tuple],
                 output: Output | tuple, *, bos: str = "BOS", pad: str = "PAD",
@@ -263,10 +147,20 @@ def _attributes(parser: Parser) -> dict[str, Attribute]:
     return dict(attrs.data) if attrs is not None else {}
 
 
-def _width(attr: Attribute) -> int:
+def _width(attr: Attribute | None) -> int:
     """The last dimension of a tensor (0 for anything else)."""
-    shape = attr.get_shape() if isinstance(attr, DenseIntOrFPElementsAttr) else ()
+    shape = shape_of(attr) if attr is not None else ()
     return shape[-1] if shape else 0
+
+
+def _axes(op: Operation) -> dict | None:
+    """How the weights of `op` name their rows and columns: by the parent model's residual
+    labels and tokens (None outside a model: integer coordinates)."""
+    model = op.parent_op()
+    if not isinstance(model, ModelOp):
+        return None
+    tokens = [*model.vocab_values, model.bos.data, model.pad.data]
+    return weight_axes(model.labels, tokens)
 
 
 ### Attributes and ops.
@@ -307,7 +201,8 @@ class ModelOp(StageProgramOp):
 
     @staticmethod
     def from_weights(w: ModelWeights) -> ModelOp:
-        embed = WeightsAttr.get({"token": dense(w.token_embed), "position": dense(w.pos_embed)})
+        embed = WeightsAttr.get({"token": SparseAttr.from_array(w.token_embed),
+                                 "position": SparseAttr.from_array(w.pos_embed)})
         ops: list[Operation] = [EmbedOp.create(properties={"weights": embed})]
         for i, (layer, mlp) in enumerate(zip(w.layers, w.mlps())):
             ops += [AttentionOp(i, layer.heads), MLPOp(i, mlp)]
@@ -373,8 +268,10 @@ class ModelOp(StageProgramOp):
         settings = Settings.parse(parser)
         residual = after("residual", lambda: parse_labels(parser))
         attributes = _attributes(parser)
-        return ModelOp(*dataclasses.astuple(settings), residual, parser.parse_region(),
-                       attributes)
+        tokens = [*settings.vocab, settings.bos, settings.pad]
+        with parsing_axes(weight_axes(residual, tokens)):
+            body = parser.parse_region()
+        return ModelOp(*dataclasses.astuple(settings), residual, body, attributes)
 
     def verify_(self) -> None:
         self.verify_settings()
@@ -417,7 +314,7 @@ class _LayerOp(_Sublayer):
 
 @irdl_op_definition
 class EmbedOp(_Sublayer):
-    """`transformer.embed token = dense<...> position = dense<...>`: the input residual."""
+    """`transformer.embed token = sparse ... position = sparse ...`: the input residual."""
 
     name = "transformer.embed"
     traits = traits_def(HasParent(ModelOp))
@@ -426,7 +323,7 @@ class EmbedOp(_Sublayer):
 
     def print(self, printer: Printer) -> None:
         printer.print_op_attributes(self.attributes, print_keyword=True)
-        self.weights.print_lines(printer)
+        self.weights.print_lines(printer, _axes(self))
 
     @classmethod
     def parse(cls, parser: Parser) -> EmbedOp:
@@ -461,10 +358,11 @@ class AttentionOp(_LayerOp):
         printer.print_string(f" layer {self.layer_index}")
         printer.print_op_attributes(self.attributes, print_keyword=True)
         printer.print_string(" {")
+        axes = _axes(self)
         with printer.indented():
             for head in self.heads:
                 printer.print_string(f"\nhead {format_value(head.label.data)}")
-                head.weights.print_lines(printer)
+                head.weights.print_lines(printer, axes)
         printer.print_string("\n}" if self.heads else "}")
 
     @classmethod
@@ -499,10 +397,11 @@ class MLPOp(_LayerOp):
     label = prop_def(StringAttr)
     weights = prop_def(WeightsAttr)
 
-    def __init__(self, layer: int, mlp: MLP):
-        super().__init__(properties={"layer": IntegerAttr(layer, i64),
-                                     "label": StringAttr(mlp.label),
-                                     "weights": WeightsAttr.from_arrays(mlp, MLP.WEIGHTS)})
+    def __init__(self, layer: int, mlp: MLP, weights: WeightsAttr | None = None):
+        """From an `MLP`, or from its label and `weights` already built (sparse) if given."""
+        super().__init__(properties={
+            "layer": IntegerAttr(layer, i64), "label": StringAttr(mlp.label),
+            "weights": weights or WeightsAttr.from_arrays(mlp, MLP.WEIGHTS)})
 
     def to_mlp(self) -> MLP:
         return MLP(*self.weights.arrays(), label=self.label.data)
@@ -512,7 +411,7 @@ class MLPOp(_LayerOp):
         if self.label.data:
             printer.print_string(f" {format_value(self.label.data)}")
         printer.print_op_attributes(self.attributes, print_keyword=True)
-        self.weights.print_lines(printer)
+        self.weights.print_lines(printer, _axes(self))
 
     @classmethod
     def parse(cls, parser: Parser) -> MLPOp:
@@ -578,4 +477,4 @@ class UnembedOp(_Sublayer):
 
 
 TRANSFORMER = Dialect("transformer", [ModelOp, EmbedOp, AttentionOp, MLPOp, UnembedOp],
-                      [LabelsAttr, WeightsAttr, HeadAttr])
+                      [LabelsAttr, WeightsAttr, HeadAttr, SparseAttr])

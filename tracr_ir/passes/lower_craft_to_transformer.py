@@ -1,4 +1,4 @@
-"""`lower-craft-to-transformer`: dense weights over the residual stream, layer by layer.
+"""`lower-craft-to-transformer`: weights over the residual stream, layer by layer (sparse).
 
 ```
 craft.program ... attributes {residual = #craft.directions<[one, bos, tokens:1, ...]>} {
@@ -30,6 +30,8 @@ the residual; nothing is rescaled, so the model computes what the craft interpre
   is as narrow as its smaller side. The logit scale is inside w_qk.
 - The MLPs of one layer are concatenated along the hidden axis; craft MLPs have no biases
   (constants come from the `one` direction), so b_1 = b_2 = 0.
+- Weights are built sparse (`#transformer.sparse`: each block's non-zeros at its rows and
+  columns), so the pass is linear in the blocks' sizes, not in d_model x width per layer.
 - The embedding is the craft interpreter's (`interpreters.craft.embedding_tables`): `one`
   and `tokens:v` for a token, `one` and `bos` for BOS, `indices:(p-1)` at position p >= 1,
   nothing for PAD (padded keys are masked at run time).
@@ -42,7 +44,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from xdsl.context import Context
-from xdsl.dialects.builtin import ModuleOp
+from xdsl.dialects.builtin import IntegerAttr, ModuleOp, StringAttr, i64
+from xdsl.ir import Block, Operation, Region
 from xdsl.passes import ModulePass
 from xdsl.rewriter import Rewriter
 
@@ -52,59 +55,77 @@ from tracr_ir.dialects import craft, transformer
 from tracr_ir.dialects.craft_exactness import verify_exactness
 from tracr_ir.errors import PipelineError
 from tracr_ir.interpreters.craft import embedding_tables
-from tracr_ir.interpreters.transformer import MLP, Head, Label, Layer, Output
+from tracr_ir.dialects.transformer import HeadAttr, MLPOp, SparseAttr, WeightsAttr
+from tracr_ir.model import Label, Output
 from tracr_ir.passes.craft_layout_residual import RESIDUAL_ATTR
 
 
-def _placed(space: Space, part: Space, matrix: np.ndarray, axis: int) -> np.ndarray:
-    """`matrix` with its `axis` (rows 0, columns 1) spread over `space` at `part`'s directions."""
-    shape = list(matrix.shape)
-    shape[axis] = len(space)
-    out = np.zeros(shape)
-    index = space.indices(part)
-    if axis == 0:
-        out[index, :] = matrix
+def _placed(shape: tuple[int, int], rows: np.ndarray, cols: np.ndarray,
+            matrix: np.ndarray) -> SparseAttr:
+    """A `shape` tensor holding `matrix` at `rows` x `cols` (sparse: only its non-zeros)."""
+    r, c = np.meshgrid(rows, cols, indexing="ij")
+    return SparseAttr.from_entries(shape, (r, c), matrix)
+
+
+def lower_head(head: craft_blocks.AttentionHead, space: Space) -> HeadAttr:
+    d = len(space)
+    q, k, v, o = (space.indices(s) for s in (head.query_space, head.key_space,
+                                             head.value_space, head.out_space))
+    n_qk, n_vo = min(len(q), len(k)), min(len(v), len(o))
+    at, eye_qk, eye_vo = np.arange, np.eye(n_qk), np.eye(n_vo)
+    if len(q) <= len(k):
+        w_q, w_k = _placed((d, n_qk), q, at(n_qk), eye_qk), _placed((d, n_qk), k, at(n_qk),
+                                                                    head.w_qk.T)
     else:
-        out[:, index] = matrix
-    return out
-
-
-def _projection(space: Space, part: Space) -> np.ndarray:
-    """P [len(space), len(part)]: reads `part`'s coordinates out of the residual."""
-    return _placed(space, part, np.eye(len(part)), axis=0)
-
-
-def lower_head(head: craft_blocks.AttentionHead, space: Space) -> Head:
-    if len(head.query_space) <= len(head.key_space):
-        w_q, w_k = _projection(space, head.query_space), _placed(space, head.key_space,
-                                                                 head.w_qk.T, axis=0)
+        w_q, w_k = _placed((d, n_qk), q, at(n_qk), head.w_qk), _placed((d, n_qk), k, at(n_qk),
+                                                                       eye_qk)
+    if len(v) <= len(o):
+        w_v, w_o = _placed((d, n_vo), v, at(n_vo), eye_vo), _placed((n_vo, d), at(n_vo), o,
+                                                                    head.w_ov)
     else:
-        w_q, w_k = _placed(space, head.query_space, head.w_qk, 0), _projection(space,
-                                                                               head.key_space)
-    if len(head.value_space) <= len(head.out_space):
-        w_v = _projection(space, head.value_space)
-        w_o = _placed(space, head.out_space, head.w_ov, axis=1)
-    else:
-        w_v = _placed(space, head.value_space, head.w_ov, axis=0)
-        w_o = _projection(space, head.out_space).T
-    return Head(w_q, w_k, w_v, w_o, label=head.label)
+        w_v, w_o = _placed((d, n_vo), v, at(n_vo), head.w_ov), _placed((n_vo, d), at(n_vo), o,
+                                                                       eye_vo)
+    weights = WeightsAttr.get({"w_q": w_q, "w_k": w_k, "w_v": w_v, "w_o": w_o})
+    return HeadAttr(StringAttr(head.label), weights)
 
 
-def lower_mlps(mlps: Sequence[craft_blocks.MLPBlock], space: Space) -> MLP | None:
-    if not mlps:
-        return None
-    w_1 = np.concatenate([_placed(space, m.in_space, m.w1, axis=0) for m in mlps], axis=1)
-    w_2 = np.concatenate([_placed(space, m.out_space, m.w2, axis=1) for m in mlps], axis=0)
+def lower_mlps(layer: int, mlps: Sequence[craft_blocks.MLPBlock], space: Space) -> MLPOp:
+    """The MLPs of one layer side by side: each block's hidden units are a column range of
+    w_1 (its input space's rows) and a row range of w_2 (its output space's columns)."""
+    d, hidden = len(space), sum(m.w1.shape[1] for m in mlps)
+    w_1, w_2, start = [], [], 0
+    for m in mlps:
+        units = np.arange(start, start + m.w1.shape[1])
+        w_1.append(_entries((d, hidden), space.indices(m.in_space), units, m.w1))
+        w_2.append(_entries((hidden, d), units, space.indices(m.out_space), m.w2))
+        start += m.w1.shape[1]
+    weights = WeightsAttr.get({
+        "w_1": _joined((d, hidden), w_1), "b_1": SparseAttr.from_entries((hidden,), [[]], []),
+        "w_2": _joined((hidden, d), w_2), "b_2": SparseAttr.from_entries((d,), [[]], [])})
     label = ",".join(m.label for m in mlps if m.label)
-    return MLP(w_1, np.zeros(w_1.shape[1]), w_2, np.zeros(len(space)), label=label)
+    return MLPOp.create(properties={"layer": IntegerAttr(layer, i64), "label": StringAttr(label),
+                                    "weights": weights})
 
 
-def lower_program(program: craft.ProgramOp) -> ModuleOp:
+def _entries(shape: tuple[int, int], rows: np.ndarray, cols: np.ndarray,
+             matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r, c = np.meshgrid(rows, cols, indexing="ij")
+    return r.reshape(-1), c.reshape(-1), np.asarray(matrix).reshape(-1)
+
+
+def _joined(shape: tuple[int, int], parts: list[tuple[np.ndarray, ...]]) -> SparseAttr:
+    if not parts:
+        return SparseAttr.from_entries(shape, [[], []], [])
+    r, c, v = (np.concatenate(x) for x in zip(*parts))
+    return SparseAttr.from_entries(shape, (r, c), v)
+
+
+def lower_program(program: craft.ProgramOp) -> transformer.ModelOp:
     if RESIDUAL_ATTR not in program.attributes:
         raise PipelineError("lower-craft-to-transformer needs craft-layout-residual first")
     verify_exactness(program)
     space = Space(program.attributes[RESIDUAL_ATTR].data)  # type: ignore[attr-defined]
-    placed: dict[int, tuple[list[Head], list[craft_blocks.MLPBlock]]] = {}
+    placed: dict[int, tuple[list[HeadAttr], list[craft_blocks.MLPBlock]]] = {}
     for op in program.block.ops:
         if not isinstance(op, craft.CraftOp):
             continue
@@ -123,19 +144,19 @@ def lower_program(program: craft.ProgramOp) -> ModuleOp:
             heads.append(lower_head(block, space))
         else:
             mlps.append(block)
-    n_layers = max(placed, default=-1) + 1
-    layers = [
-        Layer(placed.get(l, ([], []))[0], lower_mlps(placed.get(l, ([], []))[1], space))
-        for l in range(n_layers)
-    ]
+    token, position = embedding_tables(program, space)
+    embed = WeightsAttr.get({"token": SparseAttr.from_array(token),
+                             "position": SparseAttr.from_array(position)})
+    ops: list[Operation] = [transformer.EmbedOp.create(properties={"weights": embed})]
+    for layer in range(max(placed, default=-1) + 1):
+        heads, mlps = placed.get(layer, ([], []))
+        ops += [transformer.AttentionOp(layer, heads), lower_mlps(layer, mlps, space)]
     out_space = program.output.value.type.space  # type: ignore[attr-defined]
     kind = "numerical" if program.output.value.type.is_numerical else "categorical"  # type: ignore[attr-defined]
-    token, position = embedding_tables(program, space)
-    return transformer.build_model(
-        program.vocab.data, program.length, [Label.of(d) for d in space], token, position,
-        layers, Output(kind, tuple(Label.of(d) for d in out_space)),
-        bos=program.bos.data, pad=program.pad.data, causal=program.is_causal,
-    )
+    ops.append(transformer.UnembedOp(Output(kind, tuple(Label.of(d) for d in out_space))))
+    return transformer.ModelOp(program.vocab_values, program.length, program.bos.data,
+                               program.pad.data, program.is_causal,
+                               [Label.of(d) for d in space], Region(Block(ops)))
 
 
 @dataclass(frozen=True)
@@ -147,7 +168,4 @@ class LowerCraftToTransformer(ModulePass):
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         for program in list(op.walk()):
             if isinstance(program, craft.ProgramOp):
-                model = lower_program(program).body.block.first_op
-                assert model is not None
-                model.detach()
-                Rewriter.replace_op(program, model)
+                Rewriter.replace_op(program, lower_program(program))

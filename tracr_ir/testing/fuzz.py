@@ -18,7 +18,8 @@ A mutation is a function `(text, rng, vocabulary) -> text`; `MUTATIONS` lists th
 and `@mutation` adds one. They edit the text the way a user (or a buggy pass) could: delete,
 duplicate or swap lines and spans, insert characters, replace numbers by extreme ones (`0`,
 `-1`, huge, `1e309`, `nan`), swap SSA names and identifiers, change op names, types, dialect
-prefixes, value sets, tables, layer indices, residual labels, tensor shapes and hex weights.
+prefixes, value sets, tables, layer indices, residual labels, tensor shapes and hex weights
+(seeds include transformer weights in the sparse syntax and in the old `dense<...>` one).
 To fuzz your own dialect, pass your seed texts and a `Vocabulary` of its names:
 `cases(n, seeds=[Seed("mine", "rasp", text)], vocabulary=Vocabulary.of([MY_DIALECT]))`.
 `tracr_ir.testing.fuzz_run` runs cases through the parser and `tracr-opt` and replays one by
@@ -36,8 +37,8 @@ from functools import cache
 from xdsl.ir import Dialect
 
 __all__ = ["MUTATIONS", "SEMANTIC_MUTATIONS", "Case", "Mutation", "Seed", "Vocabulary", "cases",
-           "default_vocabulary", "mutate", "mutation", "random_text", "seed_programs",
-           "seed_texts"]
+           "default_vocabulary", "legacy_text", "mutate", "mutation", "random_text",
+           "seed_programs", "seed_texts"]
 
 
 ### What mutations draw from.
@@ -52,7 +53,8 @@ KEYWORDS = ("vocab", "max_seq_len", "bos", "pad", "causal", "true", "false", "no
             "magnitude", "input_error", "fill", "constant", "layer", "not", "python",
             "residual", "head", "EQ", "LT", "LEQ", "GT", "GEQ", "NEQ", "TRUE", "FALSE",
             "token", "position", "w_q", "w_k", "w_v", "w_o", "w_1", "b_1", "w_2", "b_2",
-            "attributes", "dense", "tensor", "f32", "i64", "one", "bos", "tokens", "indices")
+            "attributes", "dense", "sparse", "tensor", "f32", "i64", "one", "bos", "tokens",
+            "indices")
 TYPES = ("!rasp.selector", "!rasp.sop<categorical>", "!rasp.sop<numerical>",
          "!rasp.sop<categorical, {1, 2}>", "!rasp.sop<numerical, {0, 1.5}>",
          "!rasp.sop<categorical, {none, \"a\", (1, 2)}>", "!craft.space<[]>",
@@ -444,11 +446,41 @@ def _number_nodes(program: object) -> None:
             vars(expr)["unique_id"] = k
 
 
+def legacy_text(module: object) -> str:
+    """A module holding a `transformer.model` printed as versions before sparse weights
+    printed it: every weight `dense<...>` (hex bytes above 100 elements)."""
+    from tracr_ir.compiler import print_module
+    from tracr_ir.dialects import transformer as tf
+    from tracr_ir.dialects.transformer_weights import format_dense
+
+    def weights(op: object) -> list:
+        if isinstance(op, tf.AttentionOp):
+            return [h.weights for h in op.heads]
+        w = getattr(op, "weights", None)
+        return [w] if isinstance(w, tf.WeightsAttr) else []
+
+    tensors = iter([t for op in module.walk() for w in weights(op)  # type: ignore[attr-defined]
+                    for _, t in w.items()])
+    lines, out = iter(print_module(module).split("\n")), []  # type: ignore[arg-type]
+    for line in lines:
+        m = re.match(r"(\s*)(\w+) = (sparse |dense<|#transformer\.sparse<)", line)
+        if m is None:
+            out.append(line)
+            continue
+        if line.endswith("{"):  # rows follow, up to the brace closing them
+            while next(lines) != m.group(1) + "}":
+                pass
+        dense = format_dense(tf.dense(tf.to_numpy(next(tensors))))
+        out.append(f"{m.group(1)}{m.group(2)} = {dense}")
+    return "\n".join(out)
+
+
 @cache
 def seed_texts(max_seq_len: int = 3, generic: bool = True) -> tuple[Seed, ...]:
     """The printed module of each `seed_programs()` program at each stage (`rasp` after
     `rasp-infer-values`, `craft` with layers and layout, `transformer`), in the custom form
-    and, if `generic`, the generic form too."""
+    and, if `generic`, the generic form too; transformer modules also with their weights as
+    older versions printed them (`legacy_text`)."""
     from tracr_ir.compiler import STAGE_PIPELINES, print_module, run_pipeline, to_ir
 
     seeds = []
@@ -460,6 +492,8 @@ def seed_texts(max_seq_len: int = 3, generic: bool = True) -> tuple[Seed, ...]:
             for form in (False, True) if generic else (False,):
                 suffix = "/generic" if form else ""
                 seeds.append(Seed(f"{name}/{stage}{suffix}", stage, print_module(module, form)))
+            if stage == "transformer":  # weights as older versions printed them
+                seeds.append(Seed(f"{name}/{stage}/legacy", stage, legacy_text(module)))
     return tuple(seeds)
 
 

@@ -46,12 +46,26 @@ builtin.module {
 // CHECK:      transformer.model vocab {"x", "y"} max_seq_len 3 bos "BOS" pad "PAD" causal false  // width 6, 2 layers, heads [0, 1], mlp hidden [2, 0]
 // CHECK-NEXT:   residual [one, bos, tokens:"x", indices:0, indices:1, frac_prevs_3] attributes {compressed = {method = "lossless", width = 6 : i64, original_width = 9 : i64, span = "the span of the residual entering each sublayer over every input (14)", inputs = "every input (14)", checked = 14 : i64, exact = 14 : i64, tol = 1.000000e-04 : f64, max_error = 0.000000e+00 : f64}} {
 // CHECK:        transformer.mlp layer 0 "map_2"
-// CHECK:          w_2 = dense<0.0> : tensor<2x6xf32>
+// CHECK:          w_2 = sparse tensor<2x6xf32> {}
 // CHECK:        head "frac_prevs_3"
-// CHECK-NEXT:     w_q = dense<[[23.09905, 23.09905, 23.09905, 11.549525], [-23.09905, -23.09905, -23.09905, 23.09905], [0.0, 0.0, 0.0, 0.0], [0.0, -23.09905, -23.09905, 0.0], [0.0, 0.0, -23.09905, 0.0], [0.0, 0.0, 0.0, 0.0]]> : tensor<6x4xf32>
-// CHECK-NEXT:     w_k = dense<[[0.0, 0.0, 1.0, 0.0], [0.0, 0.0, -1.0, 1.0], [0.0, 0.0, 0.0, 0.0], [1.0, 0.0, -1.0, 0.0], [0.0, 1.0, -1.0, 0.0], [0.0, 0.0, 0.0, 0.0]]> : tensor<6x4xf32>
-// CHECK-NEXT:     w_v = dense<[[0.0], [0.0], [1.0], [0.0], [0.0], [0.0]]> : tensor<6x1xf32>
-// CHECK-NEXT:     w_o = dense<[[0.0, 0.0, 0.0, 0.0, 0.0, 1.0]]> : tensor<1x6xf32>
+// CHECK-NEXT:     w_q = sparse tensor<6x4xf32> {
+// CHECK-NEXT:       one -> {0 = 23.09905, 1 = 23.09905, 2 = 23.09905, 3 = 11.549525}
+// CHECK-NEXT:       bos -> {0 = -23.09905, 1 = -23.09905, 2 = -23.09905, 3 = 23.09905}
+// CHECK-NEXT:       indices:0 -> {1 = -23.09905, 2 = -23.09905}
+// CHECK-NEXT:       indices:1 -> {2 = -23.09905}
+// CHECK-NEXT:     }
+// CHECK-NEXT:     w_k = sparse tensor<6x4xf32> {
+// CHECK-NEXT:       one -> {2 = 1.0}
+// CHECK-NEXT:       bos -> {2 = -1.0, 3 = 1.0}
+// CHECK-NEXT:       indices:0 -> {0 = 1.0, 2 = -1.0}
+// CHECK-NEXT:       indices:1 -> {1 = 1.0, 2 = -1.0}
+// CHECK-NEXT:     }
+// CHECK-NEXT:     w_v = sparse tensor<6x1xf32> {
+// CHECK-NEXT:       tokens:"x" -> {0 = 1.0}
+// CHECK-NEXT:     }
+// CHECK-NEXT:     w_o = sparse tensor<1x6xf32> {
+// CHECK-NEXT:       0 -> {frac_prevs_3 = 1.0}
+// CHECK-NEXT:     }
 // CHECK:        transformer.unembed numerical [frac_prevs_3]
 
 // SAME:       [0.9999903440475464, 0.499997615814209, 0.6666645407676697]
