@@ -54,11 +54,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 from xdsl.dialects.builtin import (ArrayAttr, BytesAttr, DenseIntOrFPElementsAttr, Float32Type,
-                                   IntegerAttr, IntegerType, ModuleOp, StringAttr, TensorType,
-                                   f32, i64)
+                                   FloatAttr, IntegerAttr, IntegerType, ModuleOp, StringAttr,
+                                   TensorType, f32, f64, i64)
 from xdsl.ir import Attribute, Block, Data, Dialect, Operation, ParametrizedAttribute, Region
-from xdsl.irdl import (IRDLOperation, irdl_attr_definition, irdl_op_definition, prop_def,
-                       traits_def)
+from xdsl.irdl import (IRDLOperation, irdl_attr_definition, irdl_op_definition, opt_prop_def,
+                       prop_def, traits_def)
 from xdsl.parser import AttrParser, Parser
 from xdsl.printer import Printer
 from xdsl.traits import HasParent, IsTerminator
@@ -66,7 +66,8 @@ from xdsl.utils.exceptions import VerifyException
 
 from tracr_ir.dialects.program import Settings, StageProgramOp, checked_parent, parse_index
 from tracr_ir.dialects.rasp import CATEGORICAL, NUMERICAL
-from tracr_ir.model import ABSENT, MLP, Head, Label, LabelLike, Layer, ModelWeights, Output
+from tracr_ir.model import (ABSENT, LN_ZERO, MLP, Head, Label, LabelLike, Layer, LayerNorm,
+                            ModelWeights, Output)
 from tracr_ir.values import (Value, format_value, parse_optional_string, parse_string,
                              parse_value)
 
@@ -240,10 +241,11 @@ class WeightsAttr(ParametrizedAttribute):
 def build_model(vocab: Iterable[Value], max_seq_len: int, residual: Sequence[LabelLike],
                 token_embed: Any, pos_embed: Any, layers: Sequence[Layer | tuple],
                 output: Output | tuple, *, bos: str = "BOS", pad: str = "PAD",
-                causal: bool = False, verify: bool = True) -> ModuleOp:
+                causal: bool = False, verify: bool = True,
+                layer_norm: LayerNorm | None = None) -> ModuleOp:
     """A module holding one `transformer.model` (see `ModelWeights` for the arguments)."""
     weights = ModelWeights(tuple(vocab), max_seq_len, residual, token_embed, pos_embed, layers,
-                           output, bos, pad, causal)
+                           output, bos, pad, causal, layer_norm)
     module = ModuleOp([ModelOp.from_weights(weights)])
     if verify:
         module.verify()
@@ -261,6 +263,13 @@ def _parse_layer(parser: Parser) -> IntegerAttr:
 def _attributes(parser: Parser) -> dict[str, Attribute]:
     attrs = parser.parse_optional_attr_dict_with_keyword()
     return dict(attrs.data) if attrs is not None else {}
+
+
+def format_float(x: float) -> str:
+    """A float64 as a literal that parses back to it (always with a `.`)."""
+    text = repr(float(x))
+    mantissa, e, exponent = text.partition("e")
+    return text if "." in mantissa or not text[-1].isdigit() else f"{mantissa}.0{e}{exponent}"
 
 
 def _width(attr: Attribute) -> int:
@@ -292,17 +301,25 @@ class HeadAttr(ParametrizedAttribute):
 class ModelOp(StageProgramOp):
     """A transformer: embed, the attention then the MLP of each layer in order, unembed.
 
-    Properties: `vocab`, `max_seq_len`, `bos`, `pad`, `causal` and the `residual` labels.
+    Properties: `vocab`, `max_seq_len`, `bos`, `pad`, `causal`, the `residual` labels and,
+    optionally, `layer_norm` [eps, output scale] (printed `layer_norm eps 1.0e-05
+    output_scale 2.5`: a LayerNorm before every sublayer and the readout, `tracr_ir.model.
+    LayerNorm`; the residual then has an `ln_zero` direction).
     """
 
     name = "transformer.model"
     residual = prop_def(LabelsAttr)
+    layer_norm = opt_prop_def(ArrayAttr[FloatAttr])
 
     def __init__(self, vocab: Sequence[Value], max_seq_len: int, bos: str, pad: str,
                  causal: bool, residual: Sequence[Label], body: Region,
-                 attributes: dict[str, Attribute] | None = None):
+                 attributes: dict[str, Attribute] | None = None,
+                 layer_norm: LayerNorm | None = None):
         properties = {**Settings(vocab, max_seq_len, bos, pad, causal).properties(),
                       "residual": LabelsAttr(tuple(residual))}
+        if layer_norm is not None:
+            properties["layer_norm"] = ArrayAttr([FloatAttr(layer_norm.eps, f64),
+                                                  FloatAttr(layer_norm.output_scale, f64)])
         super().__init__(properties=properties, attributes=attributes or {}, regions=[body])
 
     @staticmethod
@@ -313,7 +330,15 @@ class ModelOp(StageProgramOp):
             ops += [AttentionOp(i, layer.heads), MLPOp(i, mlp)]
         ops.append(UnembedOp(w.output))
         return ModelOp(w.vocab, w.max_seq_len, w.bos, w.pad, w.causal, w.residual,
-                       Region(Block(ops)))
+                       Region(Block(ops)), layer_norm=w.layer_norm)
+
+    @property
+    def norm(self) -> LayerNorm | None:
+        """The LayerNorm before every sublayer, None if the model has none."""
+        if self.layer_norm is None:
+            return None
+        eps, scale = (x.value.data for x in self.layer_norm.data)
+        return LayerNorm(eps, scale)
 
     def weights(self) -> ModelWeights:
         """The weights as read-only float32 numpy arrays."""
@@ -321,7 +346,7 @@ class ModelOp(StageProgramOp):
             self.vocab_values, self.length, self.labels,
             *self.embed.weights.arrays(),
             [Layer([h.to_head() for h in attn.heads], mlp.to_mlp()) for attn, mlp in self.layers],
-            self.unembed.output, self.bos.data, self.pad.data, self.is_causal,
+            self.unembed.output, self.bos.data, self.pad.data, self.is_causal, self.norm,
         )
 
     @property
@@ -360,6 +385,9 @@ class ModelOp(StageProgramOp):
         printer.print_string(f" {self.settings.text()}  // {self.summary()}")
         with printer.indented(2):
             printer.print_string(f"\nresidual {format_labels(self.labels)}")
+            if (norm := self.norm) is not None:
+                printer.print_string(f"\nlayer_norm eps {format_float(norm.eps)} "
+                                     f"output_scale {format_float(norm.output_scale)}")
         printer.print_op_attributes(self.attributes, print_keyword=True)
         printer.print_string(" ")
         printer.print_region(self.body, print_entry_block_args=False)
@@ -372,9 +400,13 @@ class ModelOp(StageProgramOp):
 
         settings = Settings.parse(parser)
         residual = after("residual", lambda: parse_labels(parser))
+        norm = None
+        if parser.parse_optional_keyword("layer_norm"):
+            norm = LayerNorm(after("eps", parser.parse_float),
+                             after("output_scale", parser.parse_float))
         attributes = _attributes(parser)
         return ModelOp(*dataclasses.astuple(settings), residual, parser.parse_region(),
-                       attributes)
+                       attributes, norm)
 
     def verify_(self) -> None:
         self.verify_settings()
@@ -382,6 +414,14 @@ class ModelOp(StageProgramOp):
         if len(set(labels)) != len(labels):
             twice = next(x for x in labels if labels.count(x) > 1)
             raise VerifyException(f"{self.name}: residual label '{twice}' is listed twice")
+        if (norm := self.norm) is not None:
+            if not (norm.eps > 0 and math.isfinite(norm.eps) and math.isfinite(norm.output_scale)):
+                raise VerifyException(f"{self.name}: layer_norm needs a positive eps and a "
+                                      f"finite output scale, got {norm}")
+            if LN_ZERO not in labels:
+                raise VerifyException(f"{self.name}: a model with layer_norm reads its output "
+                                      f"relative to the residual direction '{LN_ZERO}', which "
+                                      "is missing")
         ops = list(self.body.block.ops)
         if not ops or not isinstance(ops[0], EmbedOp):
             raise VerifyException(f"{self.name} must begin with transformer.embed")

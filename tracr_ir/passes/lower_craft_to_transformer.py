@@ -55,6 +55,8 @@ from tracr_ir.interpreters.craft import embedding_tables
 from tracr_ir.interpreters.transformer import MLP, Head, Label, Layer, Output
 from tracr_ir.passes.craft_layout_residual import RESIDUAL_ATTR
 
+LAYER_NORM_PLAN = "layer_norm_plan"  # craft-layer-norm's plan, applied by transformer-layer-norm
+
 
 def _placed(space: Space, part: Space, matrix: np.ndarray, axis: int) -> np.ndarray:
     """`matrix` with its `axis` (rows 0, columns 1) spread over `space` at `part`'s directions."""
@@ -150,4 +152,6 @@ class LowerCraftToTransformer(ModulePass):
                 model = lower_program(program).body.block.first_op
                 assert model is not None
                 model.detach()
+                if LAYER_NORM_PLAN in program.attributes:  # for transformer-layer-norm
+                    model.attributes[LAYER_NORM_PLAN] = program.attributes[LAYER_NORM_PLAN]
                 Rewriter.replace_op(program, model)

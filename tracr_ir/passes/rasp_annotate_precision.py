@@ -38,6 +38,7 @@ from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
 
 from tracr_ir.dialects import rasp
+from tracr_ir.errors import PipelineError
 from tracr_ir.lowering.patterns import lowering_for
 from tracr_ir.lowering.precision import (
     CAT,
@@ -149,8 +150,10 @@ class PrecisionAnalysis(SparseBackwardDataFlowAnalysis[NeedsLattice]):
         pass
 
 
-def annotate(program: rasp.ProgramOp) -> None:
-    """Write `needs` on every op whose result is read (see the module docstring)."""
+def annotate(program: rasp.ProgramOp, share: float = 1.0) -> None:
+    """Write `needs` on every op whose result is read (see the module docstring);
+    `share` < 1 writes that share of every tolerance, keeping the rest for later
+    constructions (`craft-layer-norm` needs a little)."""
     if NORMALIZED not in program.attributes:
         normalize_selectors(program)
     solver = DataFlowSolver(Context())
@@ -162,7 +165,7 @@ def annotate(program: rasp.ProgramOp) -> None:
     for op in program.block.ops:
         if op.results and isinstance(op.results[0].type, rasp.SOpType):
             needs = analysis.get_lattice_element(op.results[0]).value.pair()
-            set_needs(op, *(needs or (None, None)))
+            set_needs(op, *(None if x is None else share * x for x in needs or (None, None)))
     program.attributes[ANNOTATED] = UnitAttr()
 
 
@@ -171,8 +174,12 @@ class RaspAnnotatePrecision(ModulePass):
     """Annotate the precision each s-op's readers need (see the module docstring)."""
 
     name = "rasp-annotate-precision"
+    share: float = 1.0  # of every tolerance given to the constructions (the rest is kept)
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
+        if not 0 < self.share <= 1:
+            raise PipelineError(f"rasp-annotate-precision: share must be in (0, 1], "
+                                f"got {self.share!r}")
         for program in op.walk():
             if isinstance(program, rasp.ProgramOp):
-                annotate(program)
+                annotate(program, self.share)

@@ -1,0 +1,255 @@
+"""`craft-layer-norm`: plan weights that stay exact under a LayerNorm before every sublayer.
+
+```
+craft.program ... attributes {residual = #craft.directions<[one, bos, ..., frac]>} {...}
+```
+becomes
+```
+craft.program ... attributes {residual = #craft.directions<[one, bos, ..., frac, ln_zero,
+    ln_ballast_pos, ln_ballast_neg]>, layer_norm_plan = {eps = 1.0e-05 : f64,
+    ballast = 3162.3 : f64, read_scales = [...], output_scale = ..., centres = {...}}} {...}
+```
+
+`LN(x) = (x - mean(x)) / sqrt(mean((x - mean(x))^2) + eps)` at each position (d = the
+residual width). The construction (derived in docs/layer_norm.md) makes LN a known scale:
+1. *The mean does not matter.* `ln_zero` is zero at every position; every read matrix W
+   (W_Q, W_K, W_V, W_1) gets the row `-sum_i W_i` there, so it reads `(x - m 1) W = x W`
+   for any common shift m, and the output is read as `LN(x)[label] - LN(x)[ln_zero]`.
+2. *The norm is a known constant up to a proven relative deviation.* The embedding writes
+   +B and -B to `ln_ballast_pos` / `ln_ballast_neg` at every position, so
+   `d var(x) = 2 B^2 + ||c||^2 - (sum c)^2 / d` with c the other coordinates, and
+   `0 <= ||c||^2 - (sum c)^2/d <= V_k`, V_k the sum over the s-ops present before sublayer k
+   of their squared l2 bound (from the exactness bounds: `(1 + error)^2` categorical,
+   `(magnitude + error)^2` numerical; 3 for `one`, `bos`/`tokens`, `indices`). The scale
+   `s = 1/sqrt(var + eps)` therefore lies within a factor `rho_k = ((2B^2 + V_k + d eps) /
+   (2B^2 + d eps))^(1/4)` of the geometric middle s_k; with float32 rounding of the LayerNorm
+   itself (`(d + 8) u`), every read sees `(1 + delta) x` with `|delta| <= Delta_k`.
+3. *Readers absorb s_k.* `transformer-layer-norm` multiplies sublayer k's read matrices by
+   `read_scales[k] = 1 / s_k` and the readout by `output_scale`. MLPs have no b_1 (constants
+   enter through `one`), so `relu((1 + delta) x W_1) W_2 = (1 + delta) MLP(x)`: an MLP output
+   is off by a relative Delta only. A head's logits are bilinear: the construction shifts
+   them by `-centre` (= m s, through `one` on both sides) so that the selected keys score 0
+   and key scales cannot reweight them; the rest moves by at most `((1 + Delta)^2 - 1) (m +
+   1) s`, which grows the leakage by `F = exp(that)`, and the values carry Delta.
+This pass proves it: it propagates the craft exactness bounds (`craft_exactness`) with these
+extra errors and refuses, naming the op, a value that leaves its reader's tolerance. B is
+chosen so that the ballast's share of Delta is below float32 rounding.
+
+Needs `craft-allocate-layers` and `craft-layout-residual`; `lower-craft-to-transformer`
+carries the plan to the model and `transformer-layer-norm` applies it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from xdsl.context import Context
+from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, FloatAttr, ModuleOp, f64
+from xdsl.ir import SSAValue
+from xdsl.passes import ModulePass
+
+from tracr_ir.craft.attention import head_scale
+from tracr_ir.craft.bases import Direction
+from tracr_ir.craft.tolerances import MLP_READ_TOLERANCE, Bound, fits, output_tolerance
+from tracr_ir.dialects import craft
+from tracr_ir.dialects.craft_base import space_of
+from tracr_ir.dialects.craft_exactness import _check, _refuse, _stated, value_bounds
+from tracr_ir.errors import PipelineError
+from tracr_ir.passes.craft_layout_residual import RESIDUAL_ATTR
+
+PLAN_ATTR = "layer_norm_plan"
+LN_ZERO = Direction("ln_zero")
+BALLAST = (Direction("ln_ballast_pos"), Direction("ln_ballast_neg"))
+#: float32 unit roundoff.
+U = 2.0 ** -24
+#: The ballast is sized so that its share of the scale deviation is below this.
+BALLAST_DEVIATION = U / 4
+
+
+def _squared_norm(bound: Bound, numerical: bool) -> float:
+    """A bound on the squared l2 norm of a value with this bound."""
+    return (bound.magnitude + bound.error) ** 2 if numerical else (1.0 + bound.error) ** 2
+
+
+def _scaled(bound: Bound, delta: float) -> Bound:
+    """The bound of `(1 + t) x`, |t| <= delta, for x within `bound`."""
+    return Bound(bound.error * (1 + delta) + delta * bound.magnitude, low=bound.low,
+                 high=bound.high)
+
+
+@dataclass
+class _Plan:
+    """The per-sublayer scale deviations of a program under a given ballast, and the bounds
+    of its values: `bounds` (every error counted), `raw` (without `rel`), `rel` (a
+    proportional deviation: the value is (1 + t) times one within `raw`, |t| <= rel)."""
+
+    program: craft.ProgramOp
+    eps: float
+    ballast: float
+    width: int  # d, the added directions included
+
+    def __post_init__(self) -> None:
+        self.written: list[tuple[int, float]] = [(0, 3.0)]  # (first sublayer, squared norm)
+        args = self.program.block.args
+        self.bounds: dict[SSAValue, Bound] = {a: Bound.categorical(0.0) for a in args}
+        self.raw: dict[SSAValue, Bound] = dict(self.bounds)
+        self.rel: dict[SSAValue, float] = {a: 0.0 for a in args}
+
+    def content(self, sublayer: int) -> float:
+        """V_k: the squared norm bound of what is in the residual at `sublayer`."""
+        return sum(v for first, v in self.written if first <= sublayer)
+
+    def scale_range(self, sublayer: int) -> tuple[float, float]:
+        """(the nominal scale s_k, the relative deviation Delta_k) at `sublayer`."""
+        d, base = self.width, 2 * self.ballast ** 2 + self.width * self.eps
+        low, high = base, base + self.content(sublayer)
+        nominal = math.sqrt(d) / (low * high) ** 0.25  # the geometric middle
+        rho = (high / low) ** 0.25
+        return nominal, rho - 1 + (d + 8) * U
+
+    def set(self, value: SSAValue, raw: Bound, rel: float) -> None:
+        self.raw[value], self.rel[value] = raw, rel
+        self.bounds[value] = _scaled(raw, rel)
+
+
+def _sublayers(op: craft.CraftOp) -> tuple[int, int]:
+    """(the sublayer that reads the op's operands, the one that writes its output)."""
+    layer = op.layer_index
+    if layer is None:
+        raise PipelineError(f"craft-layer-norm needs craft-allocate-layers first "
+                            f"({op.label_text} has no layer)")
+    kind = craft.block_kind(op)
+    return (2 * layer + (kind == "mlp"), 2 * layer + (kind != "attention"))
+
+
+def _head(plan: _Plan, op: craft.CraftOp, delta: float) -> tuple[float, float, float]:
+    """(centre m s, F - 1 the leakage growth, e^{2D} - 1 the reweighting of selected keys)
+    of a head reading at deviation `delta`, its terms carrying proportional deviations."""
+    length, kind = plan.program.length, craft.block_kind(op)
+    block = op.block(length)
+    head = block if kind == "attention" else block.attention
+    terms = op.term_operands()  # type: ignore[attr-defined]
+    scale, m = head_scale(head), len(terms)
+    keys = max((plan.rel[k] for k, _ in terms), default=0.0)
+    queries = max((plan.rel[q] for _, q in terms), default=0.0)
+    dev = (1 + delta) ** 2 * (1 + keys) * (1 + queries) - 1
+    growth = math.expm1(dev * (m + 1) * scale)
+    reweight = math.expm1(2 * scale * m * keys * (1 + dev))
+    return m * scale, growth, reweight
+
+
+def _tolerances(op: craft.CraftOp, length: int) -> list[float]:
+    """The operands' tolerances; a discretising map (`numerical_mlp`) is granted the slack of
+    its ramps: slopes `4 / (gap - 2 e)` (docs/exactness.md) give margin 3/2 at its
+    `input_error` e, so inputs up to `e + 3 (gap - 2 e) / 8` off still decide every ramp."""
+    tolerances = op.input_tolerances(length)
+    if isinstance(op, craft.NumericalMLPOp):
+        error = float(op.input_error.data)
+        entries = sorted(op.table.data, key=lambda e: float(e[0]))
+        gaps = [float(b) - float(a) for (a, fa), (b, fb) in zip(entries, entries[1:])
+                if fa != fb]
+        tolerances = [error + min((3 * (g - 2 * error) / 8 for g in gaps), default=math.inf)]
+    return tolerances
+
+
+def propagate(plan: _Plan) -> dict[str, float]:
+    """Check every op under the plan's deviations; the head centres by head label."""
+    program, length = plan.program, plan.program.length
+    ops = [op for op in program.block.ops if isinstance(op, craft.CraftOp)]
+    ops.sort(key=lambda op: _sublayers(op)[1])  # stable: operands come first
+    centres: dict[str, float] = {}
+    for op in ops:
+        _stated(op)
+        read, write = _sublayers(op)
+        kind, delta = craft.block_kind(op), plan.scale_range(read)[1]
+        terms = {v for pair in getattr(op, "term_operands", list)() for v in pair}
+        for i, (value, tolerance) in enumerate(zip(op.operands, _tolerances(op, length))):
+            bound = plan.raw[value] if value in terms else plan.bounds[value]
+            _check(value, bound, tolerance,
+                   f"{op.name} '{op.label_text}' (operand {i}) under layer_norm")
+        inputs = [plan.bounds[v] for v in op.operands]
+        out = op.output_bound(inputs, length)
+        if kind == "mlp":  # homogeneous: (1 + delta) times its output
+            plan.set(op.output, out, delta)
+        else:
+            centre, growth, reweight = _head(plan, op, delta)
+            block = op.block(length)
+            head = block if kind == "attention" else block.attention
+            centres[head.label] = centre
+            if kind == "attention":
+                value = inputs[0]
+                size = value.magnitude + value.error
+                extra = float(op.tolerance.data) * growth + delta * size
+                if space_of(op.output).is_numerical:
+                    extra += reweight * size
+                plan.set(op.output, Bound(out.error + extra, low=out.low, high=out.high), 0.0)
+            else:  # the share, read by the decoding MLP at the next sublayer
+                gap = 1 / ((length + 1) * (length + 2))
+                share_error = delta + reweight + growth * length * math.exp(-head_scale(head))
+                if not fits(share_error, gap / 4):
+                    raise _refuse(op, f"under layer_norm its share can be {share_error:.3g} "
+                                      f"off, more than the decoding MLP's slack {gap / 4:.3g}")
+                plan.written.append((read + 1, 1.0))
+                plan.set(op.output, out, plan.scale_range(write)[1])
+        plan.written.append((write + 1, _squared_norm(plan.bounds[op.output],
+                                                      space_of(op.output).is_numerical)))
+    final = plan.scale_range(2 * (max((_sublayers(op)[1] for op in ops), default=-1) // 2 + 1))
+    value = program.output.value
+    out = _scaled(plan.bounds[value], final[1])
+    if space_of(value).is_numerical:
+        _check(value, out, output_tolerance(out.magnitude), "the program output under layer_norm")
+    else:
+        _check(value, out, MLP_READ_TOLERANCE, "the program output under layer_norm")
+    return centres
+
+
+def plan_layer_norm(program: craft.ProgramOp, eps: float) -> DictionaryAttr:
+    """Choose the ballast, prove the deviations acceptable, and return the plan attribute."""
+    if RESIDUAL_ATTR not in program.attributes:
+        raise PipelineError("craft-layer-norm needs craft-layout-residual first")
+    residual = tuple(program.attributes[RESIDUAL_ATTR].data)  # type: ignore[attr-defined]
+    if clash := [d for d in (LN_ZERO, *BALLAST) if d in residual]:
+        raise PipelineError(f"craft-layer-norm: the residual already has '{clash[0].name}' "
+                            "(the pass ran twice, or an s-op uses a reserved name)")
+    width = len(residual) + 3
+    content = 3.0 + sum(  # V without LayerNorm: the ballast only needs its size
+        _squared_norm(b, space_of(v).is_numerical) + (craft.block_kind(v.owner) ==
+                                                      "selector_width")
+        for v, b in value_bounds(program).items() if isinstance(v.owner, craft.CraftOp))
+    # rho - 1 ~ content / (8 B^2): B^2 = content / (8 BALLAST_DEVIATION) meets the target.
+    ballast = math.sqrt(max(content, 1.0) / (8 * BALLAST_DEVIATION))
+    plan = _Plan(program, eps, ballast, width)
+    centres = propagate(plan)
+    n_sublayers = 2 * (max((op.layer_index or 0 for op in program.block.ops
+                            if isinstance(op, craft.CraftOp)), default=-1) + 1)
+    scales = [1 / plan.scale_range(k)[0] for k in range(n_sublayers + 1)]
+    program.attributes[RESIDUAL_ATTR] = craft.DirectionsAttr((*residual, LN_ZERO, *BALLAST))
+    return DictionaryAttr({
+        "eps": FloatAttr(eps, f64),
+        "ballast": FloatAttr(ballast, f64),
+        "read_scales": ArrayAttr([FloatAttr(s, f64) for s in scales[:-1]]),
+        "output_scale": FloatAttr(scales[-1], f64),
+        "centres": DictionaryAttr({k: FloatAttr(v, f64) for k, v in centres.items()}),
+    })
+
+
+@dataclass(frozen=True)
+class CraftLayerNorm(ModulePass):
+    """Plan LayerNorm-robust weights (see the module docstring): adds `ln_zero` and the two
+    ballast directions to the residual and the `layer_norm_plan` attribute."""
+
+    name = "craft-layer-norm"
+    eps: float = 1e-5
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        if not (self.eps > 0 and math.isfinite(self.eps)):
+            raise PipelineError(f"craft-layer-norm: eps must be a positive number, got "
+                                f"{self.eps!r}")
+        for program in list(op.walk()):
+            if isinstance(program, craft.ProgramOp):
+                program.attributes[PLAN_ATTR] = plan_layer_norm(program, float(self.eps))
+
+
+__all__: Sequence[str] = ("CraftLayerNorm", "PLAN_ATTR", "plan_layer_norm", "propagate")

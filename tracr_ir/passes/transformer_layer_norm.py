@@ -1,0 +1,120 @@
+"""`transformer-layer-norm`: apply a `craft-layer-norm` plan to the weights.
+
+```
+transformer.model ... residual [one, ..., ln_zero, ln_ballast_pos, ln_ballast_neg]
+    attributes {layer_norm_plan = {eps = 1.0e-05 : f64, ballast = 3162.3 : f64, ...}} {...}
+```
+becomes
+```
+transformer.model ... residual [one, ..., ln_zero, ln_ballast_pos, ln_ballast_neg]
+    layer_norm eps 1.0e-05 output_scale 1118.0 {...}
+```
+with (docs/layer_norm.md, `tracr_ir.passes.craft_layer_norm` for the proof):
+- the position embedding writing +B / -B to `ln_ballast_pos` / `ln_ballast_neg` everywhere;
+- sublayer k's read matrices (W_Q, W_K, W_V of its heads, W_1 of its MLP) multiplied by
+  `read_scales[k]`, then given the row `-sum_i W_i` at `ln_zero` (reads ignore the mean);
+- each head one column wider: `-centre` on `one` in W_Q and 1 on `one` in W_K (times the
+  scale), so that its selected keys score exactly 0;
+- the model's `layer_norm` property: eps and the output scale.
+Needs `craft-layer-norm` before `lower-craft-to-transformer`; it must run before any pass
+that changes the weights (e.g. `transformer-compress`, which it does not compose with).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+from xdsl.context import Context
+from xdsl.dialects.builtin import DictionaryAttr, ModuleOp
+from xdsl.passes import ModulePass
+from xdsl.rewriter import Rewriter
+
+from tracr_ir.dialects import transformer
+from tracr_ir.errors import PipelineError
+from tracr_ir.model import LN_ZERO, MLP, Head, Label, Layer, LayerNorm, ModelWeights
+from tracr_ir.passes.craft_layer_norm import PLAN_ATTR
+
+
+def _zero_row(w: np.ndarray, zero: int) -> np.ndarray:
+    """`w` with row `zero` set to minus the sum of the other rows: `(x - m 1) w = x w`."""
+    w = np.array(w, dtype=np.float64)
+    w[zero] = 0.0
+    w[zero] = -w.sum(axis=0)
+    return w
+
+
+def _plan(model: transformer.ModelOp) -> dict:
+    attr = model.attributes.get(PLAN_ATTR)
+    if not isinstance(attr, DictionaryAttr):
+        raise PipelineError("transformer-layer-norm needs craft-layer-norm before "
+                            "lower-craft-to-transformer (the model has no layer_norm_plan)")
+    plan = attr.data
+    return {
+        "eps": plan["eps"].value.data,  # type: ignore[attr-defined]
+        "ballast": plan["ballast"].value.data,  # type: ignore[attr-defined]
+        "read_scales": [x.value.data for x in plan["read_scales"].data],  # type: ignore
+        "output_scale": plan["output_scale"].value.data,  # type: ignore[attr-defined]
+        "centres": {k: v.value.data for k, v in plan["centres"].data.items()},  # type: ignore
+    }
+
+
+def _index(w: ModelWeights, label: Label) -> int:
+    if label not in w.residual:
+        raise PipelineError(f"transformer-layer-norm: the residual has no '{label}' direction "
+                            "(run craft-layer-norm before craft-layout-residual's result is "
+                            "lowered)")
+    return list(w.residual).index(label)
+
+
+def normalised(w: ModelWeights, plan: dict) -> ModelWeights:
+    """The weights of `w` made exact under the LayerNorm of `plan` (module docstring)."""
+    if w.layer_norm is not None:
+        raise PipelineError("transformer-layer-norm: the model already has a LayerNorm")
+    zero, one = _index(w, LN_ZERO), _index(w, Label("one"))
+    pos, neg = _index(w, Label("ln_ballast_pos")), _index(w, Label("ln_ballast_neg"))
+    scales = plan["read_scales"]
+    if len(scales) != 2 * len(w.layers):
+        raise PipelineError(f"transformer-layer-norm: the plan has {len(scales)} read scales "
+                            f"for {len(w.layers)} layers (the model changed since the plan)")
+    position = np.array(w.pos_embed, dtype=np.float64)
+    position[:, pos] += plan["ballast"]
+    position[:, neg] -= plan["ballast"]
+    layers = []
+    for i, layer in enumerate(w.layers):
+        r_attn, r_mlp = scales[2 * i], scales[2 * i + 1]
+        heads = []
+        for head in layer.heads:
+            if head.label not in plan["centres"]:
+                raise PipelineError(f"transformer-layer-norm: no centre for head "
+                                    f"'{head.label}' in the plan")
+            column = np.zeros((w.d_model, 1))
+            column[one] = 1.0
+            w_q = np.hstack([head.w_q, -plan["centres"][head.label] * column]) * r_attn
+            w_k = np.hstack([head.w_k, column]) * r_attn
+            heads.append(Head(_zero_row(w_q, zero), _zero_row(w_k, zero),
+                              _zero_row(np.asarray(head.w_v) * r_attn, zero), head.w_o,
+                              label=head.label))
+        mlp = layer.mlp
+        if mlp is not None:
+            if np.any(mlp.b_1):
+                raise PipelineError(f"transformer-layer-norm: MLP '{mlp.label}' (layer {i}) "
+                                    "has a b_1, so it is not positively homogeneous")
+            mlp = MLP(_zero_row(np.asarray(mlp.w_1) * r_mlp, zero), mlp.b_1, mlp.w_2, mlp.b_2,
+                      label=mlp.label)
+        layers.append(Layer(heads, mlp))
+    return replace(w, pos_embed=position, layers=layers,
+                   layer_norm=LayerNorm(plan["eps"], plan["output_scale"]))
+
+
+@dataclass(frozen=True)
+class TransformerLayerNorm(ModulePass):
+    """Apply the `layer_norm_plan` of each `transformer.model` (module docstring)."""
+
+    name = "transformer-layer-norm"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        for model in list(op.walk()):
+            if isinstance(model, transformer.ModelOp):
+                new = transformer.ModelOp.from_weights(normalised(model.weights(), _plan(model)))
+                Rewriter.replace_op(model, new)
