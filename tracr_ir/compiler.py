@@ -26,6 +26,7 @@ from xdsl.utils.exceptions import DiagnosticException, VerifyException
 from tracr_ir import rasp as rasp_front
 from tracr_ir.dialects import craft, rasp, transformer
 from tracr_ir.dialects.program import stage_op
+from tracr_ir.dialects.transformer_norm import format_float
 from tracr_ir.errors import (
     ArgumentError,
     EvaluationError,
@@ -420,7 +421,7 @@ def layer_norm_pipeline(spec: str, eps: float = 1e-5) -> str:
     i = names.index(lowering)
     parts = [p if p.strip() != "rasp-annotate-precision" else
              "rasp-annotate-precision{share=0.5}" for p in parts]
-    parts[i:i + 1] = [f"craft-layer-norm{{eps={transformer.format_float(eps)}}}", lowering,
+    parts[i:i + 1] = [f"craft-layer-norm{{eps={format_float(eps)}}}", lowering,
                       "transformer-layer-norm"]
     return ",".join(parts)
 

@@ -54,8 +54,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 from xdsl.dialects.builtin import (ArrayAttr, BytesAttr, DenseIntOrFPElementsAttr, Float32Type,
-                                   FloatAttr, IntegerAttr, IntegerType, ModuleOp, StringAttr,
-                                   TensorType, f32, f64, i64)
+                                   IntegerAttr, IntegerType, ModuleOp, StringAttr, TensorType,
+                                   f32, i64)
 from xdsl.ir import Attribute, Block, Data, Dialect, Operation, ParametrizedAttribute, Region
 from xdsl.irdl import (IRDLOperation, irdl_attr_definition, irdl_op_definition, opt_prop_def,
                        prop_def, traits_def)
@@ -66,8 +66,9 @@ from xdsl.utils.exceptions import VerifyException
 
 from tracr_ir.dialects.program import Settings, StageProgramOp, checked_parent, parse_index
 from tracr_ir.dialects.rasp import CATEGORICAL, NUMERICAL
-from tracr_ir.model import (ABSENT, LN_ZERO, MLP, Head, Label, LabelLike, Layer, LayerNorm,
-                            ModelWeights, Output)
+from tracr_ir.dialects.transformer_norm import LayerNormAttr
+from tracr_ir.model import (ABSENT, MLP, Head, Label, LabelLike, Layer, LayerNorm, ModelWeights,
+                            Output)
 from tracr_ir.values import (Value, format_value, parse_optional_string, parse_string,
                              parse_value)
 
@@ -265,13 +266,6 @@ def _attributes(parser: Parser) -> dict[str, Attribute]:
     return dict(attrs.data) if attrs is not None else {}
 
 
-def format_float(x: float) -> str:
-    """A float64 as a literal that parses back to it (always with a `.`)."""
-    text = repr(float(x))
-    mantissa, e, exponent = text.partition("e")
-    return text if "." in mantissa or not text[-1].isdigit() else f"{mantissa}.0{e}{exponent}"
-
-
 def _width(attr: Attribute) -> int:
     """The last dimension of a tensor (0 for anything else)."""
     shape = attr.get_shape() if isinstance(attr, DenseIntOrFPElementsAttr) else ()
@@ -301,15 +295,13 @@ class HeadAttr(ParametrizedAttribute):
 class ModelOp(StageProgramOp):
     """A transformer: embed, the attention then the MLP of each layer in order, unembed.
 
-    Properties: `vocab`, `max_seq_len`, `bos`, `pad`, `causal`, the `residual` labels and,
-    optionally, `layer_norm` [eps, output scale] (printed `layer_norm eps 1.0e-05
-    output_scale 2.5`: a LayerNorm before every sublayer and the readout, `tracr_ir.model.
-    LayerNorm`; the residual then has an `ln_zero` direction).
+    Properties: `vocab`, `max_seq_len`, `bos`, `pad`, `causal`, the `residual` labels and an
+    optional `layer_norm` (`tracr_ir.dialects.transformer_norm`).
     """
 
     name = "transformer.model"
     residual = prop_def(LabelsAttr)
-    layer_norm = opt_prop_def(ArrayAttr[FloatAttr])
+    layer_norm = opt_prop_def(LayerNormAttr)
 
     def __init__(self, vocab: Sequence[Value], max_seq_len: int, bos: str, pad: str,
                  causal: bool, residual: Sequence[Label], body: Region,
@@ -318,8 +310,7 @@ class ModelOp(StageProgramOp):
         properties = {**Settings(vocab, max_seq_len, bos, pad, causal).properties(),
                       "residual": LabelsAttr(tuple(residual))}
         if layer_norm is not None:
-            properties["layer_norm"] = ArrayAttr([FloatAttr(layer_norm.eps, f64),
-                                                  FloatAttr(layer_norm.output_scale, f64)])
+            properties["layer_norm"] = LayerNormAttr.from_norm(layer_norm)
         super().__init__(properties=properties, attributes=attributes or {}, regions=[body])
 
     @staticmethod
@@ -335,10 +326,7 @@ class ModelOp(StageProgramOp):
     @property
     def norm(self) -> LayerNorm | None:
         """The LayerNorm before every sublayer, None if the model has none."""
-        if self.layer_norm is None:
-            return None
-        eps, scale = (x.value.data for x in self.layer_norm.data)
-        return LayerNorm(eps, scale)
+        return None if self.layer_norm is None else self.layer_norm.norm()
 
     def weights(self) -> ModelWeights:
         """The weights as read-only float32 numpy arrays."""
@@ -385,9 +373,8 @@ class ModelOp(StageProgramOp):
         printer.print_string(f" {self.settings.text()}  // {self.summary()}")
         with printer.indented(2):
             printer.print_string(f"\nresidual {format_labels(self.labels)}")
-            if (norm := self.norm) is not None:
-                printer.print_string(f"\nlayer_norm eps {format_float(norm.eps)} "
-                                     f"output_scale {format_float(norm.output_scale)}")
+            if self.layer_norm is not None:
+                printer.print_string(f"\nlayer_norm {self.layer_norm.text()}")
         printer.print_op_attributes(self.attributes, print_keyword=True)
         printer.print_string(" ")
         printer.print_region(self.body, print_entry_block_args=False)
@@ -400,10 +387,8 @@ class ModelOp(StageProgramOp):
 
         settings = Settings.parse(parser)
         residual = after("residual", lambda: parse_labels(parser))
-        norm = None
-        if parser.parse_optional_keyword("layer_norm"):
-            norm = LayerNorm(after("eps", parser.parse_float),
-                             after("output_scale", parser.parse_float))
+        norm = (LayerNormAttr.parse_text(parser).norm()
+                if parser.parse_optional_keyword("layer_norm") else None)
         attributes = _attributes(parser)
         return ModelOp(*dataclasses.astuple(settings), residual, parser.parse_region(),
                        attributes, norm)
@@ -414,14 +399,8 @@ class ModelOp(StageProgramOp):
         if len(set(labels)) != len(labels):
             twice = next(x for x in labels if labels.count(x) > 1)
             raise VerifyException(f"{self.name}: residual label '{twice}' is listed twice")
-        if (norm := self.norm) is not None:
-            if not (norm.eps > 0 and math.isfinite(norm.eps) and math.isfinite(norm.output_scale)):
-                raise VerifyException(f"{self.name}: layer_norm needs a positive eps and a "
-                                      f"finite output scale, got {norm}")
-            if LN_ZERO not in labels:
-                raise VerifyException(f"{self.name}: a model with layer_norm reads its output "
-                                      f"relative to the residual direction '{LN_ZERO}', which "
-                                      "is missing")
+        if self.layer_norm is not None:
+            self.layer_norm.verify_residual(self.name, labels)
         ops = list(self.body.block.ops)
         if not ops or not isinstance(ops[0], EmbedOp):
             raise VerifyException(f"{self.name} must begin with transformer.embed")
@@ -618,4 +597,4 @@ class UnembedOp(_Sublayer):
 
 
 TRANSFORMER = Dialect("transformer", [ModelOp, EmbedOp, AttentionOp, MLPOp, UnembedOp],
-                      [LabelsAttr, WeightsAttr, HeadAttr])
+                      [LabelsAttr, WeightsAttr, HeadAttr, LayerNormAttr])
