@@ -45,6 +45,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 from xdsl.context import Context
 from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, FloatAttr, ModuleOp, f64
 from xdsl.ir import SSAValue
@@ -61,6 +62,7 @@ from tracr_ir.passes.craft_layout_residual import RESIDUAL_ATTR
 
 PLAN_ATTR = "layer_norm_plan"
 LN_ZERO = Direction("ln_zero")
+LN_MEAN = Direction("ln_mean")
 BALLAST = (Direction("ln_ballast_pos"), Direction("ln_ballast_neg"))
 #: float32 unit roundoff.
 U = 2.0 ** -24
@@ -68,9 +70,10 @@ U = 2.0 ** -24
 BALLAST_DEVIATION = U / 4
 
 
-def _squared_norm(bound: Bound, numerical: bool) -> float:
-    """A bound on the squared l2 norm of a value with this bound."""
-    return (bound.magnitude + bound.error) ** 2 if numerical else (1.0 + bound.error) ** 2
+def _size(bound: Bound, numerical: bool) -> tuple[float, float]:
+    """Bounds on (the squared l2 norm, the l1 norm) of a value with this bound."""
+    l1 = bound.magnitude + bound.error if numerical else 1.0 + bound.error
+    return l1 * l1, l1
 
 
 def _scaled(bound: Bound, delta: float) -> Bound:
@@ -87,27 +90,41 @@ class _Plan:
 
     program: craft.ProgramOp
     eps: float
-    ballast: float
+    ballast: float  # B, a float32
+    scale: float  # the read scale r = 2^p, 1/r the middle of the LayerNorm's scale
     width: int  # d, the added directions included
 
     def __post_init__(self) -> None:
-        self.written: list[tuple[int, float]] = [(0, 3.0)]  # (first sublayer, squared norm)
+        # (first sublayer present, squared l2 bound, l1 bound): the embedding's one, bos or
+        # token, index
+        self.written: list[tuple[int, float, float]] = [(0, 3.0, 3.0)]
         args = self.program.block.args
         self.bounds: dict[SSAValue, Bound] = {a: Bound.categorical(0.0) for a in args}
         self.raw: dict[SSAValue, Bound] = dict(self.bounds)
         self.rel: dict[SSAValue, float] = {a: 0.0 for a in args}
 
     def content(self, sublayer: int) -> float:
-        """V_k: the squared norm bound of what is in the residual at `sublayer`."""
-        return sum(v for first, v in self.written if first <= sublayer)
+        """V_k: the bound of ||c||^2 + (sum c)^2 at `sublayer` (c: the residual but the
+        ballast and `ln_mean`, which holds -sum c)."""
+        present = [(v, l1) for first, v, l1 in self.written if first <= sublayer]
+        return sum(v for v, _ in present) + sum(l1 for _, l1 in present) ** 2
 
-    def scale_range(self, sublayer: int) -> tuple[float, float]:
-        """(the nominal scale s_k, the relative deviation Delta_k) at `sublayer`."""
+    def deviation(self, sublayer: int) -> float:
+        """Delta_k: |r s(x) - 1| at `sublayer`, float32 rounding of the LayerNorm included."""
         d, base = self.width, 2 * self.ballast ** 2 + self.width * self.eps
-        low, high = base, base + self.content(sublayer)
-        nominal = math.sqrt(d) / (low * high) ** 0.25  # the geometric middle
-        rho = (high / low) ** 0.25
-        return nominal, rho - 1 + (d + 8) * U
+        scales = (math.sqrt(d / (base + v)) for v in (0.0, self.content(sublayer)))
+        return max(abs(self.scale * s - 1) for s in scales) + (d + 8) * U
+
+    @staticmethod
+    def sized(program: craft.ProgramOp, eps: float, width: int, content: float) -> _Plan:
+        """The plan whose ballast makes the deviation from the content bound `content` at
+        most `BALLAST_DEVIATION` (`2 B^2 >= content / (4 BALLAST_DEVIATION)`), with B chosen
+        so that `s = sqrt(d / (2 B^2 + content / 2 + d eps))` is a power of two 2^-p: the read
+        scale 2^p multiplies the weights exactly in float32."""
+        need = max(content, 1.0) / (4 * BALLAST_DEVIATION) + content + width * eps
+        p = math.ceil(math.log(need / width, 4))
+        ballast = math.sqrt((width * 4.0 ** p - width * eps - content / 2) / 2)
+        return _Plan(program, eps, float(np.float32(ballast)), 2.0 ** p, width)
 
     def set(self, value: SSAValue, raw: Bound, rel: float) -> None:
         self.raw[value], self.rel[value] = raw, rel
@@ -124,6 +141,12 @@ def _sublayers(op: craft.CraftOp) -> tuple[int, int]:
     return (2 * layer + (kind == "mlp"), 2 * layer + (kind != "attention"))
 
 
+def _readout(program: craft.ProgramOp) -> int:
+    """The readout's sublayer: 2 x the number of layers."""
+    return 2 * (max((op.layer_index or 0 for op in program.block.ops
+                     if isinstance(op, craft.CraftOp)), default=-1) + 1)
+
+
 def _head(plan: _Plan, op: craft.CraftOp, delta: float) -> tuple[float, float, float]:
     """(centre m s, F - 1 the leakage growth, e^{2D} - 1 the reweighting of selected keys)
     of a head reading at deviation `delta`, its terms carrying proportional deviations."""
@@ -131,7 +154,7 @@ def _head(plan: _Plan, op: craft.CraftOp, delta: float) -> tuple[float, float, f
     block = op.block(length)
     head = block if kind == "attention" else block.attention
     terms = op.term_operands()  # type: ignore[attr-defined]
-    scale, m = head_scale(head), len(terms)
+    scale, m = float(np.float32(head_scale(head))), len(terms)  # as the weights hold it
     keys = max((plan.rel[k] for k, _ in terms), default=0.0)
     queries = max((plan.rel[q] for _, q in terms), default=0.0)
     dev = (1 + delta) ** 2 * (1 + keys) * (1 + queries) - 1
@@ -163,7 +186,7 @@ def propagate(plan: _Plan) -> dict[str, float]:
     for op in ops:
         _stated(op)
         read, write = _sublayers(op)
-        kind, delta = craft.block_kind(op), plan.scale_range(read)[1]
+        kind, delta = craft.block_kind(op), plan.deviation(read)
         terms = {v for pair in getattr(op, "term_operands", list)() for v in pair}
         for i, (value, tolerance) in enumerate(zip(op.operands, _tolerances(op, length))):
             bound = plan.raw[value] if value in terms else plan.bounds[value]
@@ -191,13 +214,12 @@ def propagate(plan: _Plan) -> dict[str, float]:
                 if not fits(share_error, gap / 4):
                     raise _refuse(op, f"under layer_norm its share can be {share_error:.3g} "
                                       f"off, more than the decoding MLP's slack {gap / 4:.3g}")
-                plan.written.append((read + 1, 1.0))
-                plan.set(op.output, out, plan.scale_range(write)[1])
-        plan.written.append((write + 1, _squared_norm(plan.bounds[op.output],
-                                                      space_of(op.output).is_numerical)))
-    final = plan.scale_range(2 * (max((_sublayers(op)[1] for op in ops), default=-1) // 2 + 1))
+                plan.written.append((read + 1, (1 + share_error) ** 2, 1 + share_error))
+                plan.set(op.output, out, plan.deviation(write))
+        plan.written.append((write + 1, *_size(plan.bounds[op.output],
+                                               space_of(op.output).is_numerical)))
     value = program.output.value
-    out = _scaled(plan.bounds[value], final[1])
+    out = _scaled(plan.bounds[value], plan.deviation(_readout(program)))
     if space_of(value).is_numerical:
         _check(value, out, output_tolerance(out.magnitude), "the program output under layer_norm")
     else:
@@ -210,28 +232,27 @@ def plan_layer_norm(program: craft.ProgramOp, eps: float) -> DictionaryAttr:
     if RESIDUAL_ATTR not in program.attributes:
         raise PipelineError("craft-layer-norm needs craft-layout-residual first")
     residual = tuple(program.attributes[RESIDUAL_ATTR].data)  # type: ignore[attr-defined]
-    if clash := [d for d in (LN_ZERO, *BALLAST) if d in residual]:
+    if clash := [d for d in (LN_ZERO, LN_MEAN, *BALLAST) if d in residual]:
         raise PipelineError(f"craft-layer-norm: the residual already has '{clash[0].name}' "
                             "(the pass ran twice, or an s-op uses a reserved name)")
-    width = len(residual) + 3
-    content = 3.0 + sum(  # V without LayerNorm: the ballast only needs its size
-        _squared_norm(b, space_of(v).is_numerical) + (craft.block_kind(v.owner) ==
-                                                      "selector_width")
-        for v, b in value_bounds(program).items() if isinstance(v.owner, craft.CraftOp))
-    # rho - 1 ~ content / (8 B^2): B^2 = content / (8 BALLAST_DEVIATION) meets the target.
-    ballast = math.sqrt(max(content, 1.0) / (8 * BALLAST_DEVIATION))
-    plan = _Plan(program, eps, ballast, width)
+    width = len(residual) + 4
+    sizes = [(3.0, 3.0)] + [  # V without LayerNorm: the ballast only needs its size
+        _size(b, space_of(v).is_numerical) for v, b in value_bounds(program).items()
+        if isinstance(v.owner, craft.CraftOp)] + [
+        (1.0, 1.0) for op in program.block.ops
+        if isinstance(op, craft.CraftOp) and craft.block_kind(op) == "selector_width"]
+    content = sum(v for v, _ in sizes) + sum(l1 for _, l1 in sizes) ** 2
+    plan = _Plan.sized(program, eps, width, content)
     centres = propagate(plan)
-    n_sublayers = 2 * (max((op.layer_index or 0 for op in program.block.ops
-                            if isinstance(op, craft.CraftOp)), default=-1) + 1)
-    scales = [1 / plan.scale_range(k)[0] for k in range(n_sublayers + 1)]
-    program.attributes[RESIDUAL_ATTR] = craft.DirectionsAttr((*residual, LN_ZERO, *BALLAST))
+    deviations = [plan.deviation(k) for k in range(_readout(program) + 1)]
+    program.attributes[RESIDUAL_ATTR] = craft.DirectionsAttr((*residual, LN_ZERO, LN_MEAN,
+                                                              *BALLAST))
     return DictionaryAttr({
         "eps": FloatAttr(eps, f64),
-        "ballast": FloatAttr(ballast, f64),
-        "read_scales": ArrayAttr([FloatAttr(s, f64) for s in scales[:-1]]),
-        "output_scale": FloatAttr(scales[-1], f64),
+        "ballast": FloatAttr(plan.ballast, f64),
+        "scale": FloatAttr(plan.scale, f64),
         "centres": DictionaryAttr({k: FloatAttr(v, f64) for k, v in centres.items()}),
+        "deviations": ArrayAttr([FloatAttr(x, f64) for x in deviations]),  # Delta_k, readout
     })
 
 

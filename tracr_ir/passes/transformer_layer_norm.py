@@ -44,6 +44,14 @@ def _zero_row(w: np.ndarray, zero: int) -> np.ndarray:
     return w
 
 
+def _compensated(w: np.ndarray, mean: int) -> np.ndarray:
+    """`w` (writes along its last axis) also writing minus their sum to `mean`."""
+    w = np.array(w, dtype=np.float64)
+    w[..., mean] = 0.0
+    w[..., mean] = -w.sum(axis=-1)
+    return w
+
+
 def _plan(model: transformer.ModelOp) -> dict:
     attr = model.attributes.get(PLAN_ATTR)
     if not isinstance(attr, DictionaryAttr):
@@ -53,8 +61,7 @@ def _plan(model: transformer.ModelOp) -> dict:
     return {
         "eps": plan["eps"].value.data,  # type: ignore[attr-defined]
         "ballast": plan["ballast"].value.data,  # type: ignore[attr-defined]
-        "read_scales": [x.value.data for x in plan["read_scales"].data],  # type: ignore
-        "output_scale": plan["output_scale"].value.data,  # type: ignore[attr-defined]
+        "scale": plan["scale"].value.data,  # type: ignore[attr-defined]
         "centres": {k: v.value.data for k, v in plan["centres"].data.items()},  # type: ignore
     }
 
@@ -71,18 +78,14 @@ def normalised(w: ModelWeights, plan: dict) -> ModelWeights:
     """The weights of `w` made exact under the LayerNorm of `plan` (module docstring)."""
     if w.layer_norm is not None:
         raise PipelineError("transformer-layer-norm: the model already has a LayerNorm")
-    zero, one = _index(w, LN_ZERO), _index(w, Label("one"))
+    zero, one, mean = _index(w, LN_ZERO), _index(w, Label("one")), _index(w, Label("ln_mean"))
     pos, neg = _index(w, Label("ln_ballast_pos")), _index(w, Label("ln_ballast_neg"))
-    scales = plan["read_scales"]
-    if len(scales) != 2 * len(w.layers):
-        raise PipelineError(f"transformer-layer-norm: the plan has {len(scales)} read scales "
-                            f"for {len(w.layers)} layers (the model changed since the plan)")
+    r = plan["scale"]
     position = np.array(w.pos_embed, dtype=np.float64)
     position[:, pos] += plan["ballast"]
     position[:, neg] -= plan["ballast"]
     layers = []
     for i, layer in enumerate(w.layers):
-        r_attn, r_mlp = scales[2 * i], scales[2 * i + 1]
         heads = []
         for head in layer.heads:
             if head.label not in plan["centres"]:
@@ -90,21 +93,22 @@ def normalised(w: ModelWeights, plan: dict) -> ModelWeights:
                                     f"'{head.label}' in the plan")
             column = np.zeros((w.d_model, 1))
             column[one] = 1.0
-            w_q = np.hstack([head.w_q, -plan["centres"][head.label] * column]) * r_attn
-            w_k = np.hstack([head.w_k, column]) * r_attn
+            w_q = np.hstack([head.w_q, -plan["centres"][head.label] * column]) * r
+            w_k = np.hstack([head.w_k, column]) * r
             heads.append(Head(_zero_row(w_q, zero), _zero_row(w_k, zero),
-                              _zero_row(np.asarray(head.w_v) * r_attn, zero), head.w_o,
-                              label=head.label))
+                              _zero_row(np.asarray(head.w_v) * r, zero),
+                              _compensated(head.w_o, mean), label=head.label))
         mlp = layer.mlp
         if mlp is not None:
             if np.any(mlp.b_1):
                 raise PipelineError(f"transformer-layer-norm: MLP '{mlp.label}' (layer {i}) "
                                     "has a b_1, so it is not positively homogeneous")
-            mlp = MLP(_zero_row(np.asarray(mlp.w_1) * r_mlp, zero), mlp.b_1, mlp.w_2, mlp.b_2,
-                      label=mlp.label)
+            mlp = MLP(_zero_row(np.asarray(mlp.w_1) * r, zero), mlp.b_1,
+                      _compensated(mlp.w_2, mean), _compensated(mlp.b_2, mean), label=mlp.label)
         layers.append(Layer(heads, mlp))
-    return replace(w, pos_embed=position, layers=layers,
-                   layer_norm=LayerNorm(plan["eps"], plan["output_scale"]))
+    return replace(w, token_embed=_compensated(w.token_embed, mean),
+                   pos_embed=_compensated(position, mean), layers=layers,
+                   layer_norm=LayerNorm(plan["eps"], r))
 
 
 @dataclass(frozen=True)
