@@ -6,34 +6,40 @@ craft.program ... attributes {residual = #craft.directions<[one, bos, ..., frac]
 becomes
 ```
 craft.program ... attributes {residual = #craft.directions<[one, bos, ..., frac, ln_zero,
-    ln_ballast_pos, ln_ballast_neg]>, layer_norm_plan = {eps = 1.0e-05 : f64,
-    ballast = 3162.3 : f64, read_scales = [...], output_scale = ..., centres = {...}}} {...}
+    ln_mean, ln_ballast_pos, ln_ballast_neg]>, layer_norm_plan = {eps = 1.0e-05 : f64,
+    ballast = 22434.7 : f64, scale = 8.192e+03 : f64, centres = {frac = 25.2 : f64},
+    deviations = [1.4e-06 : f64, ...]}} {...}
 ```
 
-`LN(x) = (x - mean(x)) / sqrt(mean((x - mean(x))^2) + eps)` at each position (d = the
-residual width). The construction (derived in docs/layer_norm.md) makes LN a known scale:
-1. *The mean does not matter.* `ln_zero` is zero at every position; every read matrix W
-   (W_Q, W_K, W_V, W_1) gets the row `-sum_i W_i` there, so it reads `(x - m 1) W = x W`
-   for any common shift m, and the output is read as `LN(x)[label] - LN(x)[ln_zero]`.
-2. *The norm is a known constant up to a proven relative deviation.* The embedding writes
-   +B and -B to `ln_ballast_pos` / `ln_ballast_neg` at every position, so
-   `d var(x) = 2 B^2 + ||c||^2 - (sum c)^2 / d` with c the other coordinates, and
-   `0 <= ||c||^2 - (sum c)^2/d <= V_k`, V_k the sum over the s-ops present before sublayer k
-   of their squared l2 bound (from the exactness bounds: `(1 + error)^2` categorical,
-   `(magnitude + error)^2` numerical; 3 for `one`, `bos`/`tokens`, `indices`). The scale
-   `s = 1/sqrt(var + eps)` therefore lies within a factor `rho_k = ((2B^2 + V_k + d eps) /
-   (2B^2 + d eps))^(1/4)` of the geometric middle s_k; with float32 rounding of the LayerNorm
-   itself (`(d + 8) u`), every read sees `(1 + delta) x` with `|delta| <= Delta_k`.
-3. *Readers absorb s_k.* `transformer-layer-norm` multiplies sublayer k's read matrices by
-   `read_scales[k] = 1 / s_k` and the readout by `output_scale`. MLPs have no b_1 (constants
-   enter through `one`), so `relu((1 + delta) x W_1) W_2 = (1 + delta) MLP(x)`: an MLP output
-   is off by a relative Delta only. A head's logits are bilinear: the construction shifts
-   them by `-centre` (= m s, through `one` on both sides) so that the selected keys score 0
-   and key scales cannot reweight them; the rest moves by at most `((1 + Delta)^2 - 1) (m +
-   1) s`, which grows the leakage by `F = exp(that)`, and the values carry Delta.
-This pass proves it: it propagates the craft exactness bounds (`craft_exactness`) with these
-extra errors and refuses, naming the op, a value that leaves its reader's tolerance. B is
-chosen so that the ballast's share of Delta is below float32 rounding.
+`LN(x) = (x - mean(x)) / sqrt(mean((x - mean(x))^2) + eps)` at each position, d the residual
+width, s(x) = 1/sqrt(var(x) + eps). The construction (derived in docs/layer_norm.md, applied
+by `transformer-layer-norm`) makes s(x) a known constant 2^-p up to a proven deviation:
+1. *Mean zero.* Every write also writes minus its sum to `ln_mean`: mean(x) = 0 exactly.
+   `ln_zero` is never written, and every read matrix W gets the row `-sum_i W_i` there, so
+   `(x - m 1) W = x W` for any common shift m: the float32 error of the computed mean
+   does not reach the readers either. The output is read as `LN(x)[label] - LN(x)[ln_zero]`.
+2. *A known norm.* The embedding writes +B and -B to the two ballast directions, so
+   `d var(x) = 2 B^2 + ||c||^2 + (sum c)^2` (c: every other coordinate, `ln_mean` holding
+   -sum c), and `0 <= ||c||^2 + (sum c)^2 <= V_k`: V_k sums, over what is present before
+   sublayer k (the layer allocation says which s-ops), the squared l2 bounds, plus the
+   square of the summed l1 bounds (from the exactness bounds: `1 + error` for a one-hot,
+   `magnitude + error` for a number, 3 for the embedding, 1 for a SelectorWidth share).
+   B (a float32) makes `sqrt(d / (2 B^2 + V/2 + d eps))` equal to 2^-p, and V / B^2 tiny,
+   so every read sees `(1 + t) 2^-p x` with `|t| <= Delta_k = max |2^p s - 1| + (d + 8) u`
+   (the second term: float32 rounding of the LayerNorm itself, u = 2^-24).
+3. *Readers absorb 2^-p* (`scale` = 2^p multiplies every read matrix and the readout).
+   MLPs have no b_1 (constants enter through `one`), so `relu((1 + t) x W_1) W_2 = (1 + t)
+   MLP(x)`: their outputs carry a relative Delta_k only. Heads get their logits shifted by
+   `-centre` (= m s, through `one` on both sides) so that selected keys score exactly 0,
+   which no scale moves; the other logits move by at most `dev (m + 1) s`, `dev = (1 +
+   Delta)^2 (1 + rel_q)(1 + rel_k) - 1` (rel: the proportional deviation of the selector's
+   inputs, e.g. MLP outputs), growing the leakage by F = e^{that}; selected keys are
+   reweighted by at most `e^{2 s m rel_k (1 + dev)}` and values carry Delta_k.
+The pass propagates the craft exactness bounds (`craft_exactness`) with these extra errors
+and refuses, naming the op, a value that leaves its reader's tolerance. It keeps the
+discretising maps' ramp slack (`_tolerances`); the other tolerances are the ops' own, so
+the constructions must leave room: `compile_rasp_to_model(layer_norm=True)` runs
+`rasp-annotate-precision{share=0.5}`.
 
 Needs `craft-allocate-layers` and `craft-layout-residual`; `lower-craft-to-transformer`
 carries the plan to the model and `transformer-layer-norm` applies it.

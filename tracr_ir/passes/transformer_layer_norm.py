@@ -1,23 +1,27 @@
 """`transformer-layer-norm`: apply a `craft-layer-norm` plan to the weights.
 
 ```
-transformer.model ... residual [one, ..., ln_zero, ln_ballast_pos, ln_ballast_neg]
-    attributes {layer_norm_plan = {eps = 1.0e-05 : f64, ballast = 3162.3 : f64, ...}} {...}
+transformer.model ... residual [one, ..., ln_zero, ln_mean, ln_ballast_pos, ln_ballast_neg]
+    attributes {layer_norm_plan = {eps = 1.0e-05 : f64, ballast = 22434.7 : f64,
+                                   scale = 8.192e+03 : f64, centres = {...}, ...}} {...}
 ```
 becomes
 ```
-transformer.model ... residual [one, ..., ln_zero, ln_ballast_pos, ln_ballast_neg]
-    layer_norm eps 1.0e-05 output_scale 1118.0 {...}
+transformer.model ... residual [one, ..., ln_zero, ln_mean, ln_ballast_pos, ln_ballast_neg]
+    layer_norm eps 1.0e-05 output_scale 8192.0 {...}
 ```
-with (docs/layer_norm.md, `tracr_ir.passes.craft_layer_norm` for the proof):
+with (docs/layer_norm.md; `tracr_ir.passes.craft_layer_norm` holds the proof):
 - the position embedding writing +B / -B to `ln_ballast_pos` / `ln_ballast_neg` everywhere;
-- sublayer k's read matrices (W_Q, W_K, W_V of its heads, W_1 of its MLP) multiplied by
-  `read_scales[k]`, then given the row `-sum_i W_i` at `ln_zero` (reads ignore the mean);
+- every write (embedding rows, W_O, W_2, b_2) also writing minus its sum to `ln_mean`, so
+  the residual's mean is exactly 0;
+- every read matrix (W_Q, W_K, W_V, W_1) multiplied by the plan's `scale` (a power of two:
+  exact in float32), then given the row `-sum_i W_i` at `ln_zero`, so that reads ignore any
+  common shift (the float32 error of the LayerNorm's mean);
 - each head one column wider: `-centre` on `one` in W_Q and 1 on `one` in W_K (times the
   scale), so that its selected keys score exactly 0;
-- the model's `layer_norm` property: eps and the output scale.
+- the model's `layer_norm` property: eps, and the scale again as the output scale.
 Needs `craft-layer-norm` before `lower-craft-to-transformer`; it must run before any pass
-that changes the weights (e.g. `transformer-compress`, which it does not compose with).
+that changes the weights (`transformer-compress` does not compose with it).
 """
 
 from __future__ import annotations
