@@ -103,6 +103,8 @@ def _main(argv: Sequence[str]) -> int:
 
         spec += "," + compress_spec(args.compress)
     if args.layer_norm is not None:
+        if args.compress is not None:
+            parser.error("--layer-norm and --compress do not compose")
         if args.emit != "transformer":
             parser.error("--layer-norm needs the transformer stage (--emit transformer)")
         from tracr_ir.compiler import layer_norm_pipeline

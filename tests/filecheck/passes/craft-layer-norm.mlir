@@ -16,12 +16,12 @@ builtin.module {
   }
 }
 
-// CHECK:      residual = #craft.directions<[{{.*}}frac_prevs_3, ln_zero, ln_ballast_pos, ln_ballast_neg]>
-// CHECK-SAME: layer_norm_plan = {eps = 1.000000e-05 : f64, ballast = {{.*}}, read_scales = [{{.*}}], output_scale = {{.*}}, centres = {frac_prevs_3 = {{.*}}}}
+// CHECK:      residual = #craft.directions<[{{.*}}frac_prevs_3, ln_zero, ln_mean, ln_ballast_pos, ln_ballast_neg]>
+// CHECK-SAME: layer_norm_plan = {eps = 1.000000e-05 : f64, ballast = {{[0-9.]+}} : f64, scale = 8.192000e+03 : f64, centres = {frac_prevs_3 = {{[0-9.]+}} : f64}, deviations = [{{.*}}]}
 
-// MODEL:      transformer.model {{.*}} width 14, 2 layers, heads [0, 1]
-// MODEL-NEXT: residual [{{.*}}, ln_zero, ln_ballast_pos, ln_ballast_neg]
-// MODEL-NEXT: layer_norm eps 1.0e-05 output_scale {{[0-9.]+}} {
+// MODEL:      transformer.model {{.*}} width 15, 2 layers, heads [0, 1]
+// MODEL-NEXT: residual [{{.*}}, ln_zero, ln_mean, ln_ballast_pos, ln_ballast_neg]
+// MODEL-NEXT: layer_norm eps 1.0e-05 output_scale 8192.0 {
 // MODEL-NOT:  layer_norm_plan
 
 // TIGHT: craft.numerical_attention 'frac_prevs_3': its output can be {{.*}} off, but the program output under layer_norm needs it within 5e-05
