@@ -33,7 +33,7 @@ from xdsl.analysis.dataflow import DataFlowSolver, ProgramPoint
 from xdsl.analysis.dead_code_analysis import Executable
 from xdsl.analysis.sparse_analysis import Lattice, SparseBackwardDataFlowAnalysis
 from xdsl.context import Context
-from xdsl.dialects.builtin import ModuleOp, UnitAttr
+from xdsl.dialects.builtin import FloatAttr, ModuleOp, UnitAttr, f64
 from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
 
@@ -56,6 +56,14 @@ from tracr_ir.lowering.precision import (
 from tracr_ir.passes.rasp_normalize_selectors import NORMALIZED, normalize_selectors
 
 ANNOTATED = "annotated"
+#: The `share` the annotation was made with, when below 1 (a re-annotation keeps it).
+SHARE = "precision_share"
+
+
+def share_of(program: rasp.ProgramOp) -> float:
+    """The `share` of the program's last annotation (1 if none was recorded)."""
+    attr = program.attributes.get(SHARE)
+    return attr.value.data if isinstance(attr, FloatAttr) else 1.0
 
 
 @dataclass(frozen=True)
@@ -165,8 +173,17 @@ def annotate(program: rasp.ProgramOp, share: float = 1.0) -> None:
     for op in program.block.ops:
         if op.results and isinstance(op.results[0].type, rasp.SOpType):
             needs = analysis.get_lattice_element(op.results[0]).value.pair()
-            set_needs(op, *(None if x is None else share * x for x in needs or (None, None)))
+            if needs is not None and share < 1:
+                cat, num = needs  # a categorical value's readers need at least the default
+                if encoding(op.results[0]) == CAT:
+                    cat = min(MLP_READ_TOLERANCE if cat is None else cat, MLP_READ_TOLERANCE)
+                needs = tuple(None if x is None else share * x for x in (cat, num))
+            set_needs(op, *(needs or (None, None)))
     program.attributes[ANNOTATED] = UnitAttr()
+    if share < 1:
+        program.attributes[SHARE] = FloatAttr(share, f64)
+    else:
+        program.attributes.pop(SHARE, None)
 
 
 @dataclass(frozen=True)
