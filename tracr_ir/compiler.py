@@ -26,6 +26,7 @@ from xdsl.utils.exceptions import DiagnosticException, VerifyException
 from tracr_ir import rasp as rasp_front
 from tracr_ir.dialects import craft, rasp, transformer
 from tracr_ir.dialects.program import stage_op
+from tracr_ir.dialects.transformer_norm import format_float
 from tracr_ir.errors import (
     ArgumentError,
     EvaluationError,
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_PIPELINE", "INTERPRETERS", "STAGE_PIPELINES", "PipelineCallback", "StageIR",
     "available_passes", "check_input", "compile_rasp_to_model", "default_pipeline",
-    "format_output", "interpret", "make_context", "parse_module", "parse_pipeline",
+    "format_output", "interpret", "layer_norm_pipeline", "make_context", "parse_module", "parse_pipeline",
     "print_module", "run_passes", "run_pipeline", "stage_name", "stage_op", "stage_pipeline",
     "to_ir", "verify_module",
 ]
@@ -432,6 +433,36 @@ def stage_name(module: ModuleOp) -> str:
     return stage_op(module).name.split(".")[0]
 
 
+def layer_norm_pipeline(spec: str, eps: float = 1e-5) -> str:
+    """`spec` with `craft-layer-norm{eps=...}` before `lower-craft-to-transformer` and
+    `transformer-layer-norm` right after it (the LayerNorm-robust construction)."""
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps < float("inf"):
+        raise ArgumentError(f"layer_norm must be True or a positive eps, got {eps!r}")
+    lowering = "lower-craft-to-transformer"
+    names = [p.split("{")[0] for p in _split(spec)]
+    if lowering not in names:
+        raise PipelineError(f"layer_norm needs a pipeline with {lowering}")
+    parts = _split(spec)
+    i = names.index(lowering)
+    parts = [p if p.strip() != "rasp-annotate-precision" else
+             "rasp-annotate-precision{share=0.5}" for p in parts]
+    parts[i:i + 1] = [f"craft-layer-norm{{eps={format_float(eps)}}}", lowering,
+                      "transformer-layer-norm"]
+    return ",".join(parts)
+
+
+def _split(spec: str) -> list[str]:
+    """The passes of a spec, split at the commas outside `{...}`."""
+    parts, depth, start = [], 0, 0
+    for i, c in enumerate(spec):
+        depth += (c == "{") - (c == "}")
+        if c == "," and depth == 0:
+            parts.append(spec[start:i])
+            start = i + 1
+    parts.append(spec[start:])
+    return [p.strip() for p in parts if p.strip()]
+
+
 def compress_spec(compress: str | int) -> str:
     """The `transformer-compress` pass for `compile_rasp_to_model(compress=...)`: `"lossless"`
     or a residual width N (learned)."""
@@ -456,6 +487,7 @@ def compile_rasp_to_model(
     pipeline: str | None = None,
     print_ir_after_all: bool = False,
     compress: str | int | None = None,
+    layer_norm: bool | float = False,
 ) -> CompiledModel:
     """Compile `program` into a jit-compiled JAX model (`tracr_ir.backends.jax.CompiledModel`).
 
@@ -468,11 +500,19 @@ def compile_rasp_to_model(
     `transformer-compress{method=lossless}` or `{method=learned dim=N}` (a smaller residual:
     `tracr_ir.passes.transformer_compress`; `tracr_ir.compression.report_of(model)` tells
     how exact it is).
+    `layer_norm=True` (or an eps, default 1e-5) builds weights that stay exact under a
+    LayerNorm before every sublayer and the readout, which the model then applies
+    (`layer_norm_pipeline`, docs/layer_norm.md).
     """
     del mlp_exactness
     from tracr_ir.backends.jax import build
 
     spec = pipeline or default_pipeline(allocator)
+    if layer_norm is not False:
+        if compress is not None:
+            raise PipelineError("layer_norm and compress do not compose: compression changes "
+                                "the residual the LayerNorm construction keeps at a known scale")
+        spec = layer_norm_pipeline(spec, 1e-5 if layer_norm is True else layer_norm)
     if compress is not None:
         spec += "," + compress_spec(compress)
     module = to_ir(program, vocab, max_seq_len, compiler_bos, compiler_pad, causal)

@@ -141,6 +141,26 @@ class Output:
         object.__setattr__(self, "labels", tuple(Label.of(x) for x in self.labels))
 
 
+#: The residual direction that is zero at every position in a model with a LayerNorm: its read
+#: rows cancel the mean the LayerNorm subtracts, and the output is read relative to it.
+LN_ZERO = Label("ln_zero")
+
+
+@dataclass(frozen=True)
+class LayerNorm:
+    """A LayerNorm without gain or bias before every sublayer and the output readout:
+    `LN(x) = (x - mean(x)) / sqrt(mean((x - mean(x))^2) + eps)` over the residual at each
+    position. The output coordinates are `(LN(x)[label] - LN(x)[ln_zero]) * output_scale`
+    (docs/layer_norm.md)."""
+
+    eps: float
+    output_scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "eps", float(self.eps))
+        object.__setattr__(self, "output_scale", float(self.output_scale))
+
+
 @dataclass(frozen=True, eq=False)
 class ModelWeights:
     """Everything a `transformer.model` holds, weights as read-only float32 numpy arrays."""
@@ -155,6 +175,7 @@ class ModelWeights:
     bos: str = "BOS"
     pad: str = "PAD"
     causal: bool = False
+    layer_norm: LayerNorm | None = None  # None: no LayerNorm
     output_indices: tuple[int, ...] = field(init=False)  # of output.labels in the residual
 
     def __post_init__(self) -> None:
@@ -179,6 +200,13 @@ class ModelWeights:
         """Token -> row of `token_embed`: the vocab in order, then BOS and PAD."""
         ids = {token: i for i, token in enumerate(self.vocab)}
         return {**ids, self.bos: len(ids), self.pad: len(ids) + 1}
+
+    def layer_norm_args(self) -> tuple[float, float, int] | None:
+        """(eps, output scale, index of `ln_zero`) for `run_layers`, None without LayerNorm."""
+        if self.layer_norm is None:
+            return None
+        index = list(self.residual).index(LN_ZERO) if LN_ZERO in self.residual else -1
+        return self.layer_norm.eps, self.layer_norm.output_scale, index
 
     def mlps(self) -> list[MLP]:
         """Each layer's MLP, an empty one where the layer has none."""

@@ -57,6 +57,9 @@ PASSES: dict[str, Callable[[], type[ModulePass]]] = {
                                    "CraftLayoutResidual"),
     "lower-craft-to-transformer": _lazy("tracr_ir.passes.lower_craft_to_transformer",
                                         "LowerCraftToTransformer"),
+    "craft-layer-norm": _lazy("tracr_ir.passes.craft_layer_norm", "CraftLayerNorm"),
+    "transformer-layer-norm": _lazy("tracr_ir.passes.transformer_layer_norm",
+                                    "TransformerLayerNorm"),
     "transformer-compress": _lazy("tracr_ir.passes.transformer_compress", "TransformerCompress"),
 }
 

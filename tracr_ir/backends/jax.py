@@ -87,10 +87,11 @@ class CompiledModel:
     def __post_init__(self) -> None:
         heads = tuple(len(layer.heads) for layer in self.weights.layers)
         out = self.weights.output_indices
+        norm = self.weights.layer_norm_args()
 
         def traced(params: dict[str, jax.Array], ids: jax.Array, visible: jax.Array) -> Any:
             self._traces.count += 1  # runs only while jax traces
-            return run_layers(params, ids, visible, heads, out, jnp)
+            return run_layers(params, ids, visible, heads, out, jnp, norm)
 
         def traced_output(params: dict[str, jax.Array], ids: jax.Array,
                           visible: jax.Array) -> Any:

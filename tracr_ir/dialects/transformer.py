@@ -64,8 +64,8 @@ from typing import Any, ClassVar
 
 from xdsl.dialects.builtin import ArrayAttr, IntegerAttr, IntegerType, ModuleOp, StringAttr, i64
 from xdsl.ir import Attribute, Block, Data, Dialect, Operation, ParametrizedAttribute, Region
-from xdsl.irdl import (IRDLOperation, irdl_attr_definition, irdl_op_definition, prop_def,
-                       traits_def)
+from xdsl.irdl import (IRDLOperation, irdl_attr_definition, irdl_op_definition, opt_prop_def,
+                       prop_def, traits_def)
 from xdsl.parser import AttrParser, Parser
 from xdsl.printer import Printer
 from xdsl.traits import HasParent, IsTerminator
@@ -73,10 +73,12 @@ from xdsl.utils.exceptions import VerifyException
 
 from tracr_ir.dialects.program import Settings, StageProgramOp, checked_parent, parse_index
 from tracr_ir.dialects.rasp import CATEGORICAL, NUMERICAL
+from tracr_ir.dialects.transformer_norm import LayerNormAttr
 from tracr_ir.dialects.transformer_weights import (SparseAttr, WeightsAttr, dense, format_dense,
                                                   format_f32, is_f32_tensor, parsing_axes,
                                                   shape_of, to_numpy, weight_axes)
-from tracr_ir.model import ABSENT, MLP, Head, Label, LabelLike, Layer, ModelWeights, Output
+from tracr_ir.model import (ABSENT, MLP, Head, Label, LabelLike, Layer, LayerNorm, ModelWeights,
+                            Output)
 from tracr_ir.values import (Value, format_value, parse_optional_string, parse_string,
                              parse_value)
 
@@ -124,10 +126,11 @@ class LabelsAttr(Data[tuple]):
 def build_model(vocab: Iterable[Value], max_seq_len: int, residual: Sequence[LabelLike],
                 token_embed: Any, pos_embed: Any, layers: Sequence[Layer | tuple],
                 output: Output | tuple, *, bos: str = "BOS", pad: str = "PAD",
-                causal: bool = False, verify: bool = True) -> ModuleOp:
+                causal: bool = False, verify: bool = True,
+                layer_norm: LayerNorm | None = None) -> ModuleOp:
     """A module holding one `transformer.model` (see `ModelWeights` for the arguments)."""
     weights = ModelWeights(tuple(vocab), max_seq_len, residual, token_embed, pos_embed, layers,
-                           output, bos, pad, causal)
+                           output, bos, pad, causal, layer_norm)
     module = ModuleOp([ModelOp.from_weights(weights)])
     if verify:
         module.verify()
@@ -186,17 +189,22 @@ class HeadAttr(ParametrizedAttribute):
 class ModelOp(StageProgramOp):
     """A transformer: embed, the attention then the MLP of each layer in order, unembed.
 
-    Properties: `vocab`, `max_seq_len`, `bos`, `pad`, `causal` and the `residual` labels.
+    Properties: `vocab`, `max_seq_len`, `bos`, `pad`, `causal`, the `residual` labels and an
+    optional `layer_norm` (`tracr_ir.dialects.transformer_norm`).
     """
 
     name = "transformer.model"
     residual = prop_def(LabelsAttr)
+    layer_norm = opt_prop_def(LayerNormAttr)
 
     def __init__(self, vocab: Sequence[Value], max_seq_len: int, bos: str, pad: str,
                  causal: bool, residual: Sequence[Label], body: Region,
-                 attributes: dict[str, Attribute] | None = None):
+                 attributes: dict[str, Attribute] | None = None,
+                 layer_norm: LayerNorm | None = None):
         properties = {**Settings(vocab, max_seq_len, bos, pad, causal).properties(),
                       "residual": LabelsAttr(tuple(residual))}
+        if layer_norm is not None:
+            properties["layer_norm"] = LayerNormAttr.from_norm(layer_norm)
         super().__init__(properties=properties, attributes=attributes or {}, regions=[body])
 
     @staticmethod
@@ -208,7 +216,12 @@ class ModelOp(StageProgramOp):
             ops += [AttentionOp(i, layer.heads), MLPOp(i, mlp)]
         ops.append(UnembedOp(w.output))
         return ModelOp(w.vocab, w.max_seq_len, w.bos, w.pad, w.causal, w.residual,
-                       Region(Block(ops)))
+                       Region(Block(ops)), layer_norm=w.layer_norm)
+
+    @property
+    def norm(self) -> LayerNorm | None:
+        """The LayerNorm before every sublayer, None if the model has none."""
+        return None if self.layer_norm is None else self.layer_norm.norm()
 
     def weights(self) -> ModelWeights:
         """The weights as read-only float32 numpy arrays."""
@@ -216,7 +229,7 @@ class ModelOp(StageProgramOp):
             self.vocab_values, self.length, self.labels,
             *self.embed.weights.arrays(),
             [Layer([h.to_head() for h in attn.heads], mlp.to_mlp()) for attn, mlp in self.layers],
-            self.unembed.output, self.bos.data, self.pad.data, self.is_causal,
+            self.unembed.output, self.bos.data, self.pad.data, self.is_causal, self.norm,
         )
 
     @property
@@ -255,6 +268,8 @@ class ModelOp(StageProgramOp):
         printer.print_string(f" {self.settings.text()}  // {self.summary()}")
         with printer.indented(2):
             printer.print_string(f"\nresidual {format_labels(self.labels)}")
+            if self.layer_norm is not None:
+                printer.print_string(f"\nlayer_norm {self.layer_norm.text()}")
         printer.print_op_attributes(self.attributes, print_keyword=True)
         printer.print_string(" ")
         printer.print_region(self.body, print_entry_block_args=False)
@@ -267,11 +282,13 @@ class ModelOp(StageProgramOp):
 
         settings = Settings.parse(parser)
         residual = after("residual", lambda: parse_labels(parser))
+        norm = (LayerNormAttr.parse_text(parser).norm()
+                if parser.parse_optional_keyword("layer_norm") else None)
         attributes = _attributes(parser)
         tokens = [*settings.vocab, settings.bos, settings.pad]
         with parsing_axes(weight_axes(residual, tokens)):
             body = parser.parse_region()
-        return ModelOp(*dataclasses.astuple(settings), residual, body, attributes)
+        return ModelOp(*dataclasses.astuple(settings), residual, body, attributes, norm)
 
     def verify_(self) -> None:
         self.verify_settings()
@@ -279,6 +296,8 @@ class ModelOp(StageProgramOp):
         if len(set(labels)) != len(labels):
             twice = next(x for x in labels if labels.count(x) > 1)
             raise VerifyException(f"{self.name}: residual label '{twice}' is listed twice")
+        if self.layer_norm is not None:
+            self.layer_norm.verify_residual(self.name, labels)
         ops = list(self.body.block.ops)
         if not ops or not isinstance(ops[0], EmbedOp):
             raise VerifyException(f"{self.name} must begin with transformer.embed")
@@ -477,4 +496,4 @@ class UnembedOp(_Sublayer):
 
 
 TRANSFORMER = Dialect("transformer", [ModelOp, EmbedOp, AttentionOp, MLPOp, UnembedOp],
-                      [LabelsAttr, WeightsAttr, HeadAttr, SparseAttr])
+                      [LabelsAttr, WeightsAttr, HeadAttr, SparseAttr, LayerNormAttr])

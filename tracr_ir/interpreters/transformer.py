@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     from tracr_ir.dialects.transformer import ModelOp
 
 __all__ = ["ABSENT", "MLP", "Forward", "Head", "Label", "LabelLike", "Layer", "ModelWeights",
-           "Output", "as_f32", "decode_output", "encode", "forward", "param_arrays", "run_layers",
+           "Output", "as_f32", "decode_output", "encode", "forward", "layer_norm", "param_arrays",
+           "run_layers",
            "run_model", "unknown_token", "visible_keys"]
 
 ### Running it.
@@ -111,30 +112,50 @@ def visible_keys(mask: np.ndarray, causal: bool) -> np.ndarray:
     return visible & np.tril(np.ones((n, n), dtype=bool)) if causal else visible
 
 
+def layer_norm(x: Any, eps: float, xp: Any = np) -> Any:
+    """`(x - mean(x)) / sqrt(mean((x - mean(x))^2) + eps)` over the last axis (no gain, no
+    bias: TransformerLens's `LNPre`)."""
+    centred = x - x.mean(axis=-1, keepdims=True)
+    return centred / xp.sqrt((centred * centred).mean(axis=-1, keepdims=True) + eps)
+
+
 def run_layers(params: Mapping[str, Any], ids: Any, visible: Any, heads: Sequence[int],
-               output_indices: Sequence[int], xp: Any = np) -> tuple[Any, tuple[Any, ...], Any]:
+               output_indices: Sequence[int], xp: Any = np,
+               norm: tuple[float, float, int] | None = None
+               ) -> tuple[Any, tuple[Any, ...], Any]:
     """(embeddings, residual after each sublayer, output coordinates) for `ids` `[batch, seq]`.
 
     `params` as `param_arrays` names them, `heads` the number of heads per layer, `visible`
     from `visible_keys`; `xp` is numpy or `jax.numpy` (the JAX backend traces this function).
-    A key that is not visible gets weight exactly 0.
+    A key that is not visible gets weight exactly 0. `norm` (`ModelWeights.layer_norm_args`:
+    eps, output scale, index of `ln_zero`) puts a LayerNorm before every sublayer and the
+    readout, whose output coordinates are then `(LN(x)[label] - LN(x)[ln_zero]) * scale`; the
+    residuals are the un-normalised stream.
     """
+    def read(x: Any) -> Any:
+        return x if norm is None else layer_norm(x, norm[0], xp)
+
     x = params["token_embed"][ids] + params["pos_embed"][: ids.shape[1]]
     embeddings, residuals = x, []
     for i, n_heads in enumerate(heads):
         update = xp.zeros_like(x)
+        h = read(x)
         for j in range(n_heads):
             w_q, w_k, w_v, w_o = (params[f"layer_{i}/attn/head_{j}/{n}"] for n in Head.WEIGHTS)
-            scores = xp.where(visible, (x @ w_q) @ xp.swapaxes(x @ w_k, -1, -2), -np.inf)
+            scores = xp.where(visible, (h @ w_q) @ xp.swapaxes(h @ w_k, -1, -2), -np.inf)
             weights = xp.exp(scores - scores.max(axis=-1, keepdims=True))
             weights = weights / weights.sum(axis=-1, keepdims=True)
-            update = update + (weights @ (x @ w_v)) @ w_o
+            update = update + (weights @ (h @ w_v)) @ w_o
         x = x + update
         residuals.append(x)
         w_1, b_1, w_2, b_2 = (params[f"layer_{i}/mlp/{n}"] for n in MLP.WEIGHTS)
-        x = x + (xp.maximum(x @ w_1 + b_1, 0) @ w_2 + b_2)
+        x = x + (xp.maximum(read(x) @ w_1 + b_1, 0) @ w_2 + b_2)
         residuals.append(x)
-    return embeddings, tuple(residuals), x[..., list(output_indices)]
+    if norm is None:
+        return embeddings, tuple(residuals), x[..., list(output_indices)]
+    final = read(x)
+    output = (final[..., list(output_indices)] - final[..., norm[2]:norm[2] + 1]) * norm[1]
+    return embeddings, tuple(residuals), output
 
 
 def forward(w: ModelWeights, ids: np.ndarray, mask: np.ndarray | None = None) -> Forward:
@@ -145,7 +166,7 @@ def forward(w: ModelWeights, ids: np.ndarray, mask: np.ndarray | None = None) ->
     heads = [len(layer.heads) for layer in w.layers]
     embeddings, residuals, output = run_layers(
         param_arrays(w), batch, visible_keys(mask.astype(bool), w.causal), heads,
-        w.output_indices)
+        w.output_indices, norm=w.layer_norm_args())
     if ids.ndim == 1:
         return Forward(embeddings[0], tuple(r[0] for r in residuals), output[0])
     return Forward(embeddings, residuals, output)

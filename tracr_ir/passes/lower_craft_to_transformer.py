@@ -59,6 +59,8 @@ from tracr_ir.dialects.transformer import HeadAttr, MLPOp, SparseAttr, WeightsAt
 from tracr_ir.model import Label, Output
 from tracr_ir.passes.craft_layout_residual import RESIDUAL_ATTR
 
+LAYER_NORM_PLAN = "layer_norm_plan"  # craft-layer-norm's plan, applied by transformer-layer-norm
+
 
 def _placed(shape: tuple[int, int], rows: np.ndarray, cols: np.ndarray,
             matrix: np.ndarray) -> SparseAttr:
@@ -168,4 +170,7 @@ class LowerCraftToTransformer(ModulePass):
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         for program in list(op.walk()):
             if isinstance(program, craft.ProgramOp):
-                Rewriter.replace_op(program, lower_program(program))
+                model = lower_program(program)
+                if LAYER_NORM_PLAN in program.attributes:  # for transformer-layer-norm
+                    model.attributes[LAYER_NORM_PLAN] = program.attributes[LAYER_NORM_PLAN]
+                Rewriter.replace_op(program, model)

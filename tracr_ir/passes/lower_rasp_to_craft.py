@@ -57,7 +57,7 @@ from tracr_ir.dialects.program import describe
 from tracr_ir.lowering.patterns import LOWERINGS
 from tracr_ir.lowering.precision import needs_of
 from tracr_ir.lowering.state import LoweringState
-from tracr_ir.passes.rasp_annotate_precision import ANNOTATED, annotate
+from tracr_ir.passes.rasp_annotate_precision import ANNOTATED, annotate, share_of
 from tracr_ir.passes.rasp_normalize_selectors import NORMALIZED, normalize_selectors
 from tracr_ir.passes.rasp_prove_facts import FACTS, prove_facts
 from tracr_ir.passes.rasp_refine_values import REFINED, check_inferred, refine
@@ -114,7 +114,7 @@ def prepare(program: rasp.ProgramOp, max_table: int) -> None:
     if NORMALIZED not in program.attributes:
         normalize_selectors(program, max_table)
     if ANNOTATED not in program.attributes or _stale_needs(program):
-        annotate(program)
+        annotate(program, share_of(program))
 
 
 def _stale_needs(program: rasp.ProgramOp) -> bool:

@@ -33,11 +33,12 @@ from xdsl.analysis.dataflow import DataFlowSolver, ProgramPoint
 from xdsl.analysis.dead_code_analysis import Executable
 from xdsl.analysis.sparse_analysis import Lattice, SparseBackwardDataFlowAnalysis
 from xdsl.context import Context
-from xdsl.dialects.builtin import ModuleOp, UnitAttr
+from xdsl.dialects.builtin import FloatAttr, ModuleOp, UnitAttr, f64
 from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
 
 from tracr_ir.dialects import rasp
+from tracr_ir.errors import PipelineError
 from tracr_ir.lowering.patterns import lowering_for
 from tracr_ir.lowering.precision import (
     CAT,
@@ -55,6 +56,14 @@ from tracr_ir.lowering.precision import (
 from tracr_ir.passes.rasp_normalize_selectors import NORMALIZED, normalize_selectors
 
 ANNOTATED = "annotated"
+#: The `share` the annotation was made with, when below 1 (a re-annotation keeps it).
+SHARE = "precision_share"
+
+
+def share_of(program: rasp.ProgramOp) -> float:
+    """The `share` of the program's last annotation (1 if none was recorded)."""
+    attr = program.attributes.get(SHARE)
+    return attr.value.data if isinstance(attr, FloatAttr) else 1.0
 
 
 @dataclass(frozen=True)
@@ -149,8 +158,10 @@ class PrecisionAnalysis(SparseBackwardDataFlowAnalysis[NeedsLattice]):
         pass
 
 
-def annotate(program: rasp.ProgramOp) -> None:
-    """Write `needs` on every op whose result is read (see the module docstring)."""
+def annotate(program: rasp.ProgramOp, share: float = 1.0) -> None:
+    """Write `needs` on every op whose result is read (see the module docstring);
+    `share` < 1 writes that share of every tolerance, keeping the rest for later
+    constructions (`craft-layer-norm` needs a little)."""
     if NORMALIZED not in program.attributes:
         normalize_selectors(program)
     solver = DataFlowSolver(Context())
@@ -162,8 +173,17 @@ def annotate(program: rasp.ProgramOp) -> None:
     for op in program.block.ops:
         if op.results and isinstance(op.results[0].type, rasp.SOpType):
             needs = analysis.get_lattice_element(op.results[0]).value.pair()
+            if needs is not None and share < 1:
+                cat, num = needs  # a categorical value's readers need at least the default
+                if encoding(op.results[0]) == CAT:
+                    cat = min(MLP_READ_TOLERANCE if cat is None else cat, MLP_READ_TOLERANCE)
+                needs = tuple(None if x is None else share * x for x in (cat, num))
             set_needs(op, *(needs or (None, None)))
     program.attributes[ANNOTATED] = UnitAttr()
+    if share < 1:
+        program.attributes[SHARE] = FloatAttr(share, f64)
+    else:
+        program.attributes.pop(SHARE, None)
 
 
 @dataclass(frozen=True)
@@ -171,8 +191,12 @@ class RaspAnnotatePrecision(ModulePass):
     """Annotate the precision each s-op's readers need (see the module docstring)."""
 
     name = "rasp-annotate-precision"
+    share: float = 1.0  # of every tolerance given to the constructions (the rest is kept)
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
+        if not 0 < self.share <= 1:
+            raise PipelineError(f"rasp-annotate-precision: share must be in (0, 1], "
+                                f"got {self.share!r}")
         for program in op.walk():
             if isinstance(program, rasp.ProgramOp):
-                annotate(program)
+                annotate(program, self.share)

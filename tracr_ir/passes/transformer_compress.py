@@ -58,6 +58,10 @@ METHODS = ("lossless", "learned")
 def compress_model(op: ModelOp, p: TransformerCompress) -> tuple[ModelOp, CompressionReport]:
     """The compressed `transformer.model` (the report as its `compressed` attribute)."""
     w = op.weights()
+    if w.layer_norm is not None:
+        raise PipelineError("transformer-compress does not compose with a LayerNorm: the "
+                            "layer_norm construction needs its residual directions "
+                            "(docs/layer_norm.md)")
     if p.method == "lossless":
         small, report = compress_lossless(w, span=p.span, max_inputs=p.max_inputs,
                                           seed=p.seed, tol=p.tol or LOSSLESS_TOL)

@@ -58,6 +58,9 @@ def _main(argv: Sequence[str]) -> int:
     parser.add_argument("--print-ir-after-all", action="store_true")
     parser.add_argument("--compress", type=_compress_arg, metavar="lossless|N",
                         help="a smaller residual: lossless, or learned of width N")
+    parser.add_argument("--layer-norm", nargs="?", type=float, const=1e-5, default=None,
+                        metavar="EPS", help="weights exact under a LayerNorm before every "
+                        "sublayer (eps 1e-5 unless given; docs/layer_norm.md)")
     parser.add_argument("--debug", action="store_true", help="show Python tracebacks")
     args = parser.parse_args(argv)
 
@@ -70,7 +73,9 @@ def _main(argv: Sequence[str]) -> int:
                                       compiler_bos=args.bos, compiler_pad=args.pad,
                                       allocator=args.allocator,
                                       print_ir_after_all=args.print_ir_after_all,
-                                      compress=args.compress)
+                                      compress=args.compress,
+                                      layer_norm=(False if args.layer_norm is None
+                                                  else args.layer_norm))
         if args.compress is not None:
             from tracr_ir.compression import report_of
 
@@ -97,6 +102,14 @@ def _main(argv: Sequence[str]) -> int:
         from tracr_ir.compiler import compress_spec
 
         spec += "," + compress_spec(args.compress)
+    if args.layer_norm is not None:
+        if args.compress is not None:
+            parser.error("--layer-norm and --compress do not compose")
+        if args.emit != "transformer":
+            parser.error("--layer-norm needs the transformer stage (--emit transformer)")
+        from tracr_ir.compiler import layer_norm_pipeline
+
+        spec = layer_norm_pipeline(spec, args.layer_norm)
     run_pipeline(module, spec, callback=callback)
     text = print_module(module)
     if args.output:

@@ -23,3 +23,11 @@
 // WEIGHTS: [1, 2, 3]
 // RUN: tracr-compile %S/../../../examples/programs.py:sort_unique --vocab 1,2,3 --max-seq-len 4 | filecheck %s --check-prefix=STATS
 // STATS: {'layers': 2,
+
+// --layer-norm: LayerNorm-robust weights (docs/layer_norm.md), through tracr-run too.
+// RUN: tracr-compile %S/../../../examples/programs.py:sort_unique --vocab 1,2,3 --max-seq-len 4 --emit transformer --layer-norm | filecheck %s --check-prefix=LN
+// LN:      residual [{{.*}}, ln_zero, ln_mean, ln_ballast_pos, ln_ballast_neg]
+// LN-NEXT: layer_norm eps 1.0e-05 output_scale {{[0-9.]+}} {
+// RUN: tracr-compile %S/../../../examples/programs.py:sort_unique --vocab 1,2,3 --max-seq-len 4 --layer-norm 0.001 -o %t.ln.mlir && tracr-run %t.ln.mlir --input "3 1 2" | filecheck %s --check-prefix=WEIGHTS
+// RUN: not tracr-compile %S/../../../examples/programs.py:sort_unique --vocab 1,2,3 --max-seq-len 4 --emit transformer --layer-norm --compress lossless 2>&1 | filecheck %s --check-prefix=LNCOMPRESS
+// LNCOMPRESS: --layer-norm and --compress do not compose
