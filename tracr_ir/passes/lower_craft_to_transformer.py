@@ -29,7 +29,12 @@ the residual; nothing is rescaled, so the model computes what the craft interpre
   smaller) and W_V = P_v w_ov, W_O = P_out^T (or W_V = P_v, W_O = w_ov P_out^T), so each head
   is as narrow as its smaller side. The logit scale is inside w_qk.
 - The MLPs of one layer are concatenated along the hidden axis; craft MLPs have no biases
-  (constants come from the `one` direction), so b_1 = b_2 = 0.
+  (constants come from the `one` direction), so b_1 = b_2 = 0. A layer's MLP also holds the
+  cleaning units of the positions the layout reuses after it (`craft_layout.cleaning_mlp`).
+- A residual position shared by several directions (`#craft.residual<[..., x:1 | y, ...]>`)
+  is one coordinate; every block is placed at its directions' positions, and the model's
+  residual labels name what each position holds at the end (its last occupant). The
+  `proven_optimal` attribute of the allocation is copied to the model.
 - The embedding is the craft interpreter's (`interpreters.craft.embedding_tables`): `one`
   and `tokens:v` for a token, `one` and `bos` for BOS, `indices:(p-1)` at position p >= 1,
   nothing for PAD (padded keys are masked at run time).
@@ -53,28 +58,31 @@ from tracr_ir.dialects.craft_exactness import verify_exactness
 from tracr_ir.errors import PipelineError
 from tracr_ir.interpreters.craft import embedding_tables
 from tracr_ir.interpreters.transformer import MLP, Head, Label, Layer, Output
-from tracr_ir.passes.craft_layout_residual import RESIDUAL_ATTR
+from tracr_ir.dialects.craft_layout import (RESIDUAL_ATTR, ResidualLayout, cleaning_mlp,
+                                            cleanings, occupants)
+from tracr_ir.passes.craft_allocate_layers import OPTIMAL_ATTR
 
 
-def _placed(space: Space, part: Space, matrix: np.ndarray, axis: int) -> np.ndarray:
-    """`matrix` with its `axis` (rows 0, columns 1) spread over `space` at `part`'s directions."""
+def _placed(space: ResidualLayout, part: Space, matrix: np.ndarray, axis: int) -> np.ndarray:
+    """`matrix` with its `axis` (rows 0, columns 1) spread over the residual at `part`'s
+    positions (a direction without a position, read by no block, is dropped)."""
     shape = list(matrix.shape)
     shape[axis] = len(space)
     out = np.zeros(shape)
-    index = space.indices(part)
+    keep, index = space.placement(part)
     if axis == 0:
-        out[index, :] = matrix
+        out[index, :] = matrix[keep, :]
     else:
-        out[:, index] = matrix
+        out[:, index] = matrix[:, keep]
     return out
 
 
-def _projection(space: Space, part: Space) -> np.ndarray:
+def _projection(space: ResidualLayout, part: Space) -> np.ndarray:
     """P [len(space), len(part)]: reads `part`'s coordinates out of the residual."""
     return _placed(space, part, np.eye(len(part)), axis=0)
 
 
-def lower_head(head: craft_blocks.AttentionHead, space: Space) -> Head:
+def lower_head(head: craft_blocks.AttentionHead, space: ResidualLayout) -> Head:
     if len(head.query_space) <= len(head.key_space):
         w_q, w_k = _projection(space, head.query_space), _placed(space, head.key_space,
                                                                  head.w_qk.T, axis=0)
@@ -90,7 +98,7 @@ def lower_head(head: craft_blocks.AttentionHead, space: Space) -> Head:
     return Head(w_q, w_k, w_v, w_o, label=head.label)
 
 
-def lower_mlps(mlps: Sequence[craft_blocks.MLPBlock], space: Space) -> MLP | None:
+def lower_mlps(mlps: Sequence[craft_blocks.MLPBlock], space: ResidualLayout) -> MLP | None:
     if not mlps:
         return None
     w_1 = np.concatenate([_placed(space, m.in_space, m.w1, axis=0) for m in mlps], axis=1)
@@ -103,7 +111,7 @@ def lower_program(program: craft.ProgramOp) -> ModuleOp:
     if RESIDUAL_ATTR not in program.attributes:
         raise PipelineError("lower-craft-to-transformer needs craft-layout-residual first")
     verify_exactness(program)
-    space = Space(program.attributes[RESIDUAL_ATTR].data)  # type: ignore[attr-defined]
+    space = ResidualLayout.of(program.attributes[RESIDUAL_ATTR])
     placed: dict[int, tuple[list[Head], list[craft_blocks.MLPBlock]]] = {}
     for op in program.block.ops:
         if not isinstance(op, craft.CraftOp):
@@ -123,6 +131,9 @@ def lower_program(program: craft.ProgramOp) -> ModuleOp:
             heads.append(lower_head(block, space))
         else:
             mlps.append(block)
+    ops = [op for op in program.block.ops if isinstance(op, craft.CraftOp)]
+    for layer, directions in cleanings(occupants(program, ops), space).items():
+        placed.setdefault(layer, ([], []))[1].append(cleaning_mlp(directions))
     n_layers = max(placed, default=-1) + 1
     layers = [
         Layer(placed.get(l, ([], []))[0], lower_mlps(placed.get(l, ([], []))[1], space))
@@ -131,11 +142,14 @@ def lower_program(program: craft.ProgramOp) -> ModuleOp:
     out_space = program.output.value.type.space  # type: ignore[attr-defined]
     kind = "numerical" if program.output.value.type.is_numerical else "categorical"  # type: ignore[attr-defined]
     token, position = embedding_tables(program, space)
-    return transformer.build_model(
-        program.vocab.data, program.length, [Label.of(d) for d in space], token, position,
-        layers, Output(kind, tuple(Label.of(d) for d in out_space)),
+    module = transformer.build_model(
+        program.vocab.data, program.length, [Label.of(d) for d in space.final], token,
+        position, layers, Output(kind, tuple(Label.of(d) for d in out_space)),
         bos=program.bos.data, pad=program.pad.data, causal=program.is_causal,
     )
+    if OPTIMAL_ATTR in program.attributes:
+        module.body.block.first_op.attributes[OPTIMAL_ATTR] = program.attributes[OPTIMAL_ATTR]
+    return module
 
 
 @dataclass(frozen=True)
