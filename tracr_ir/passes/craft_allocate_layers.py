@@ -23,13 +23,13 @@ SelectorWidth is an attention head followed by an MLP, at sublayers 2l and 2l + 
   peak residual width after reuse (the live directions at the worst sublayer, as
   `craft-layout-residual{reuse=true}` lays them out: an s-op from its write to the MLP
   sublayer of its last reader's layer). Each stage starts from the best placement so far
-  (greedy first, `AddHint`), gets `time_limit / 3` seconds, and is then fixed for the next;
-  a stage without a solution keeps the previous placement, and the answer is never worse
-  than greedy's on this objective (checked).
+  (greedy first, `AddHint`), gets `time_limit / 3` seconds (`time_limit` 3 by default), and
+  its value is then fixed for the next; a stage without a solution keeps the previous
+  placement, and the answer is never worse than greedy's on this objective (checked).
 
 `proven_optimal` on the program lists the stages proven optimal: `layers` always (the
-critical path), and `heads`, `mlp_hidden`, `residual` where CP-SAT proved its stage optimal
-(given the stages before it). The lowering copies it to the model (`model.stats()`).
+critical path), and `heads`, `mlp_hidden`, `residual` while CP-SAT proved each stage optimal
+(a stage counts only if the ones before it do). The lowering copies it to the model (`model.stats()`).
 """
 
 from __future__ import annotations
@@ -247,10 +247,9 @@ def solver_sublayers(infos: Sequence[BlockInfo], greedy: Sequence[int],
             best = found
         target = objective(infos, best, input_widths)
         model.Add(expr <= target[k])
-        if status == cp_model.OPTIMAL:
+        # A stage is proven optimal if it and every stage before it are.
+        if status == cp_model.OPTIMAL and len(proven) == k:
             proven.append(stage)
-        else:
-            break  # later stages are optimal only given this one
     return best, tuple(proven)
 
 
@@ -261,7 +260,7 @@ class CraftAllocateLayers(ModulePass):
     name = "craft-allocate-layers"
 
     strategy: str = "greedy"
-    time_limit: float = 6.0
+    time_limit: float = 3.0
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         if self.strategy not in ("greedy", "solver"):
