@@ -194,59 +194,65 @@ def solver_sublayers(infos: Sequence[BlockInfo], greedy: Sequence[int],
     n_layers = last_sub // 2 + 1
     latest = latest_sublayers(infos, 2 * n_layers - 1)
     model = cp_model.CpModel()
-    layer = [model.NewIntVar(greedy[i] // 2, latest[i] // 2, f"layer_{i}")
+    layer = [model.new_int_var(greedy[i] // 2, latest[i] // 2, f"layer_{i}")
              for i in range(len(infos))]
     for i, info in enumerate(infos):
         for j in info.operands:
             # start_i > end_j, in sublayers: 2 l_i + first_i > 2 l_j + first_j + span_j - 1
             end_j = infos[j].first + infos[j].span - 1
-            model.Add(2 * layer[i] + info.first >= 2 * layer[j] + end_j + 1)
+            model.add(2 * layer[i] + info.first >= 2 * layer[j] + end_j + 1)
 
     def cumulative(demands: Sequence[int], name: str) -> cp_model.IntVar:
-        cap = model.NewIntVar(0, sum(demands), name)
-        used = [(model.NewFixedSizeIntervalVar(layer[i], 1, f"{name}_{i}"), d)
+        """The most of `demands` placed in one layer (bounded below by the average)."""
+        cap = model.new_int_var(max(demands, default=0), sum(demands), name)
+        used = [(model.new_fixed_size_interval_var(layer[i], 1, f"{name}_{i}"), d)
                 for i, d in enumerate(demands) if d]
-        model.AddCumulative([u for u, _ in used], [d for _, d in used], cap)
+        model.add_cumulative([u for u, _ in used], [d for _, d in used], cap)
+        model.add(n_layers * cap >= sum(demands))
         return cap
 
     def latest_of(xs: list) -> cp_model.IntVar | object:
         if len(xs) == 1:
             return xs[0]
-        m = model.NewIntVar(0, n_layers - 1, "")
-        model.AddMaxEquality(m, xs)
+        m = model.new_int_var(0, n_layers - 1, "")
+        model.add_max_equality(m, xs)
         return m
 
-    heads = cumulative([i.heads for i in infos], "heads")
-    hidden = cumulative([i.hidden for i in infos], "hidden")
-    intervals, widths = [], []
-    for start, end, width in _intervals(infos, layer, input_widths, n_layers, latest_of):
-        size = model.NewIntVar(1, 2 * n_layers, "")
-        intervals.append(model.NewIntervalVar(start, size, end, ""))
-        widths.append(width)
-    residual = model.NewIntVar(0, sum(widths), "residual")
-    model.AddCumulative(intervals, widths, residual)
+    def residual() -> cp_model.LinearExpr:
+        intervals, widths = [], []
+        for start, end, width in _intervals(infos, layer, input_widths, n_layers, latest_of):
+            size = model.new_int_var(1, 2 * n_layers, "")
+            intervals.append(model.new_interval_var(start, size, end, ""))
+            widths.append(width)
+        peak = model.new_int_var(0, sum(widths), "residual")
+        model.add_cumulative(intervals, widths, peak)
+        return peak + 2
 
+    # Each stage's constraints join the model when its turn comes (lighter earlier stages).
+    stages = (lambda: cumulative([i.heads for i in infos], "heads"),
+              lambda: cumulative([i.hidden for i in infos], "hidden"), residual)
     best = list(greedy)
     target = objective(infos, best, input_widths)
     proven: list[str] = []
-    for k, (stage, expr) in enumerate(zip(STAGES, (heads, hidden, residual + 2))):
-        model.ClearHints()
+    for k, (stage, build) in enumerate(zip(STAGES, stages)):
+        expr = build()
+        model.clear_hints()
         for i in range(len(infos)):
-            model.AddHint(layer[i], best[i] // 2)
-        model.Add(expr <= target[k])  # never worse than the best placement so far
-        model.Minimize(expr)
+            model.add_hint(layer[i], best[i] // 2)
+        model.add(expr <= target[k])  # never worse than the best placement so far
+        model.minimize(expr)
         solver = cp_model.CpSolver()
         solver.parameters.max_time_in_seconds = time_limit / len(STAGES)
         solver.parameters.num_workers = 2
         solver.parameters.random_seed = 0
-        status = solver.Solve(model)
+        status = solver.solve(model)
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             break
-        found = [2 * solver.Value(layer[i]) + info.first for i, info in enumerate(infos)]
+        found = [2 * solver.value(layer[i]) + info.first for i, info in enumerate(infos)]
         if objective(infos, found, input_widths) <= objective(infos, best, input_widths):
             best = found
         target = objective(infos, best, input_widths)
-        model.Add(expr <= target[k])
+        model.add(expr <= target[k])
         # A stage is proven optimal if it and every stage before it are.
         if status == cp_model.OPTIMAL and len(proven) == k:
             proven.append(stage)
