@@ -186,7 +186,11 @@ def solver_sublayers(infos: Sequence[BlockInfo], greedy: Sequence[int],
                      ) -> tuple[list[int], tuple[str, ...]]:
     """(sublayers minimising the objective lexicographically within the greedy number of
     layers, the stages proven optimal)."""
-    from ortools.sat.python import cp_model
+    try:
+        from ortools.sat.python import cp_model
+    except ImportError as error:
+        raise PipelineError("craft-allocate-layers{strategy=solver} needs ortools "
+                            "(pip install 'tracr-ir[solver]')") from error
 
     if not infos:
         return [], STAGES
