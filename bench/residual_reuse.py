@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/residual_reuse.py                   # max_seq_len 5 and 10
     .venv/bin/python bench/residual_reuse.py --lengths 5 --programs make_sort,make_hist
+    .venv/bin/python bench/residual_reuse.py --random 400 --seeds 3     # solver compile time
 
 For every program of `tests/lib_cases.py` and every length L, tracr's model and ours are
 compiled in this run, ours three ways: `greedy` allocation without reuse
@@ -12,6 +13,11 @@ every layer padded), the widest MLP, and whether every one of 30 random inputs d
 `rasp.evaluate`'s output (`exact`: all three of ours; tracr is not checked here). The last
 lines are the geometric means of ours / tracr over the programs and lengths, and how many
 cases are worse than tracr.
+
+`--random N`: compile time of `compile_rasp_to_model` with each allocator on the seeded
+random programs of bench/compile_time.py (`random_program(seed, N, {1, 2, 3}, 5,
+composite_selectors=False, full=False)`), after a warm-up compile with each (ortools' import
+is not counted), with the sizes and the stages proven optimal.
 """
 
 from __future__ import annotations
@@ -80,11 +86,39 @@ def geomean(xs: list[float]) -> float:
     return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else float("nan")
 
 
+def random_programs(n_nodes: int, seeds: int) -> None:
+    import time
+
+    from tracr_ir.testing.strategies import random_program
+
+    for allocator in VARIANTS.values():  # warm-up
+        compile_ours(LIB_CASES[0], 5, *allocator)
+    print("| nodes | seed | allocator | compile s | layers | heads | mlp hidden | residual "
+          "| params | proven optimal |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for seed in range(seeds):
+        program = random_program(seed, n_nodes, frozenset({1, 2, 3}), 5,
+                                 composite_selectors=False, full=False)
+        for allocator in ("greedy", "solver"):
+            t0 = time.perf_counter()
+            model = compile_rasp_to_model(program, {1, 2, 3}, 5, allocator=allocator)
+            secs = time.perf_counter() - t0
+            s = model.stats()
+            print(f"| {n_nodes} | {seed} | {allocator} | {secs:.1f} | {s['layers']} | "
+                  f"{s['heads']} | {s['mlp_hidden']} | {s['residual']} | {s['params']} | "
+                  f"{', '.join(s['proven_optimal'])} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lengths", default="5,10")
     parser.add_argument("--programs", default="")
+    parser.add_argument("--random", type=int, default=0, help="random programs of N nodes")
+    parser.add_argument("--seeds", type=int, default=3)
     args = parser.parse_args()
+    if args.random:
+        random_programs(args.random, args.seeds)
+        return
     wanted = set(filter(None, args.programs.split(",")))
     cases = [c for c in LIB_CASES if not wanted or c.name in wanted]
     names = ["tracr", *VARIANTS]

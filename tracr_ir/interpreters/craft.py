@@ -30,7 +30,8 @@ from tracr_ir.craft import blocks as craft_blocks
 from tracr_ir.craft.bases import BOS, ONE, Direction, Space, decode_categorical, join
 from tracr_ir.dialects import craft
 from tracr_ir.dialects.craft_layout import (RESIDUAL_ATTR, ResidualLayout, block_sublayers,
-                                            check_layout, cleaning_mlp, cleanings, has_layers, occupants)
+                                            check_layout, cleaning_mlp, cleanings, has_layers,
+                                            occupants)
 from tracr_ir.inputs import check_input
 
 Blocks = list[tuple[craft.CraftOp, craft_blocks.Block]]

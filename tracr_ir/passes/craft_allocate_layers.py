@@ -29,13 +29,15 @@ SelectorWidth is an attention head followed by an MLP, at sublayers 2l and 2l + 
 
 `proven_optimal` on the program lists the stages proven optimal: `layers` always (the
 critical path), and `heads`, `mlp_hidden`, `residual` while CP-SAT proved each stage optimal
-(a stage counts only if the ones before it do). The lowering copies it to the model (`model.stats()`).
+(a stage counts only if the ones before it do). The lowering copies it to the model
+(`model.stats()`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from xdsl.context import Context
 from xdsl.dialects.builtin import ArrayAttr, IntegerAttr, ModuleOp, StringAttr, i64
@@ -156,8 +158,9 @@ def objective(infos: Sequence[BlockInfo], starts: Sequence[int], input_widths: S
     return max(heads), max(hidden), 2 + max(live)
 
 
-def _intervals(infos: Sequence[BlockInfo], layers: Sequence, input_widths: Sequence[int],
-               n_layers: int, last: object = max) -> list[tuple]:
+def _intervals(infos: Sequence[BlockInfo], layers: Sequence[Any], input_widths: Sequence[int],
+               n_layers: int, last: Callable[[list[Any]], Any] = max
+               ) -> list[tuple[Any, Any, int]]:
     """(first sublayer, end sublayer exclusive, width) of every occupant: an input from 0, a
     block's output from its write, a SelectorWidth's share at its head; each until the MLP
     sublayer of its last reader's layer (`last` of the readers' layers) or, for the output,
@@ -215,7 +218,7 @@ def solver_sublayers(infos: Sequence[BlockInfo], greedy: Sequence[int],
         model.add(n_layers * cap >= sum(demands))
         return cap
 
-    def latest_of(xs: list) -> cp_model.IntVar | object:
+    def latest_of(xs: list[Any]) -> Any:
         if len(xs) == 1:
             return xs[0]
         m = model.new_int_var(0, n_layers - 1, "")
