@@ -30,7 +30,8 @@ SelectorWidth is an attention head followed by an MLP, at sublayers 2l and 2l + 
 `proven_optimal` on the program lists the stages proven optimal: `layers` always (the
 critical path), and `heads`, `mlp_hidden`, `residual` while CP-SAT proved each stage optimal
 (a stage counts only if the ones before it do). The lowering copies it to the model
-(`model.stats()`).
+(`model.stats()`). A `residual` layout already on the program is dropped (it was laid out for
+other layers; run `craft-layout-residual` again).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from xdsl.ir import SSAValue
 from xdsl.passes import ModulePass
 
 from tracr_ir.dialects import craft
+from tracr_ir.dialects.craft_layout import RESIDUAL_ATTR
 from tracr_ir.errors import PipelineError
 
 ATTENTION, MLP = 0, 1
@@ -292,5 +294,7 @@ class CraftAllocateLayers(ModulePass):
                                                   self.time_limit)
             for info, start in zip(infos, starts):
                 info.op.properties["layer"] = IntegerAttr(start // 2, i64)
+            # A residual layout is laid out for the old layers: craft-layout-residual again.
+            program.attributes.pop(RESIDUAL_ATTR, None)
             program.attributes[OPTIMAL_ATTR] = ArrayAttr(
                 [StringAttr(stage) for stage in ("layers", *proven)])
