@@ -61,7 +61,8 @@ from tracr_ir.craft.selector_width import selector_width as build_selector_width
 from tracr_ir.dialects.program import (ProgramOutputOp, Settings, SSAProgramOp, checked_parent,
                                        is_range)
 from tracr_ir.dialects import craft_exactness as exactness
-from tracr_ir.dialects.craft_layout import RESIDUAL_ATTR, ResidualAttr, ResidualLayout, check_layout
+from tracr_ir.dialects.craft_layout import (RESIDUAL_ATTR, ResidualAttr, ResidualLayout,
+                                            check_layout)
 from tracr_ir.dialects.craft_base import (
     CraftOp,
     DirectionsAttr,
@@ -93,8 +94,8 @@ __all__ = [
     "CRAFT", "CRAFT_OPS", "CraftOp", "ProgramOp", "OutputOp", "CategoricalMLPOp",
     "NumericalMLPOp", "SequenceMapMLPOp", "LinearMLPOp", "ConstantMLPOp",
     "CategoricalAttentionOp", "NumericalAttentionOp", "SelectorWidthOp", "SpaceType",
-    "DirectionsAttr", "ResidualAttr", "PredicateAttr", "PredicatesAttr", "format_direction", "parse_direction",
-    "block_kind",
+    "DirectionsAttr", "ResidualAttr", "PredicateAttr", "PredicatesAttr", "format_direction",
+    "parse_direction", "block_kind",
 ]
 
 ### Ops.

@@ -55,11 +55,11 @@ from tracr_ir.craft import blocks as craft_blocks
 from tracr_ir.craft.bases import Space
 from tracr_ir.dialects import craft, transformer
 from tracr_ir.dialects.craft_exactness import verify_exactness
+from tracr_ir.dialects.craft_layout import (RESIDUAL_ATTR, ResidualLayout, cleaning_mlp,
+                                            cleanings, occupants)
 from tracr_ir.errors import PipelineError
 from tracr_ir.interpreters.craft import embedding_tables
 from tracr_ir.interpreters.transformer import MLP, Head, Label, Layer, Output
-from tracr_ir.dialects.craft_layout import (RESIDUAL_ATTR, ResidualLayout, cleaning_mlp,
-                                            cleanings, occupants)
 from tracr_ir.passes.craft_allocate_layers import OPTIMAL_ATTR
 
 
