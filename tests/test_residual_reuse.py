@@ -5,18 +5,20 @@ naming the block), the solver never worse than greedy, `proven_optimal` in the I
 import pytest
 from hypothesis import assume, given, settings
 
-from tracr_ir import rasp
+from tracr_ir import lib, rasp
 from tracr_ir.backends.jax import build
 from tracr_ir.compiler import (StageIR, compile_rasp_to_model, default_pipeline, interpret,
-                               print_module, run_pipeline, to_ir)
+                               parse_module, print_module, run_pipeline, to_ir)
 from tracr_ir.dialects import craft
+from tracr_ir.dialects.craft_exactness import verify_exactness
 from tracr_ir.dialects.craft_layout import (RESIDUAL_ATTR, ResidualAttr, ResidualLayout,
                                             check_layout, occupants)
 from tracr_ir.dialects.program import stage_op
-from tracr_ir.errors import UnsupportedProgramError
+from tracr_ir.errors import IRError, UnsupportedProgramError
 from tracr_ir.interpreters.craft import interpret_batch
-from tracr_ir.passes.craft_allocate_layers import (_input_widths, block_infos, greedy_sublayers,
-                                                   objective, solver_sublayers)
+from tracr_ir.passes.craft_allocate_layers import (block_infos, greedy_sublayers,
+                                                   input_widths_of, objective,
+                                                   solver_sublayers)
 from tracr_ir.testing import outputs_equal, program_cases
 from tracr_ir.testing.strategies import random_program
 
@@ -77,14 +79,10 @@ def test_reuse_shares_positions_and_stays_exact_on_random_programs(allocator):
 
 
 def _craft_of(model):
-    from tracr_ir.compiler import parse_module
-
     return stage_op(parse_module(model.ir["craft"]))
 
 
 def _lib_craft(max_seq_len=4, allocator="greedy"):
-    from tracr_ir import lib
-
     program = lib.make_sort_unique(rasp.tokens, rasp.tokens)
     stages = StageIR()
     module = to_ir(program, {1, 2, 3, 4}, max_seq_len)
@@ -116,13 +114,8 @@ def test_a_block_writing_into_a_live_position_is_refused_naming_it():
     # The craft interpreter, craft-verify-exactness, the lowering and the IR verifier refuse it.
     with pytest.raises(UnsupportedProgramError, match=writer.label_text):
         interpret_batch(program, [[1, 2]])
-    from tracr_ir.dialects.craft_exactness import verify_exactness
-
     with pytest.raises(UnsupportedProgramError, match=writer.label_text):
         verify_exactness(program)
-    from tracr_ir.compiler import parse_module
-    from tracr_ir.errors import IRError
-
     with pytest.raises(IRError, match=f"craft.program: .*'{writer.label_text}' writes"):
         parse_module(print_module(program.parent_op()))
 
@@ -131,16 +124,12 @@ def test_layout_prints_and_parses_shared_positions():
     program, _ = _lib_craft()
     attr = program.attributes[RESIDUAL_ATTR]
     assert isinstance(attr, ResidualAttr) and ResidualLayout.of(attr).shared
-    from tracr_ir.compiler import parse_module
-
     text = print_module(program.parent_op())
     assert " | " in text
     assert print_module(parse_module(text)) == text
 
 
 def test_reuse_false_is_the_disjoint_layout():
-    from tracr_ir import lib
-
     program = lib.make_hist()
     spec = default_pipeline().replace("craft-layout-residual",
                                       "craft-layout-residual{reuse=false}")
@@ -161,7 +150,7 @@ def test_solver_is_never_worse_than_greedy_and_predicts_the_width(seed):
     run_pipeline(module, default_pipeline(), callback=lambda _p, m, _n: stages.record(m))
     craft_op = craft_program(stages)
     infos = block_infos(craft_op)
-    widths = _input_widths(craft_op)
+    widths = input_widths_of(craft_op)
     greedy = greedy_sublayers(infos)
     solved, proven = solver_sublayers(infos, greedy, widths, time_limit=3.0)
     assert objective(infos, solved, widths) <= objective(infos, greedy, widths)
@@ -172,8 +161,6 @@ def test_solver_is_never_worse_than_greedy_and_predicts_the_width(seed):
 
 
 def test_proven_optimal_shows_in_the_ir_and_in_stats():
-    from tracr_ir import lib
-
     model = compile_rasp_to_model(lib.make_hist(), {"a", "b"}, 5, allocator="solver")
     assert model.stats()["proven_optimal"] == ["layers", "heads", "mlp_hidden", "residual"]
     assert 'proven_optimal = ["layers", "heads", "mlp_hidden", "residual"]' in model.ir["craft"]

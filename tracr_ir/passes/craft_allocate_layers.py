@@ -94,7 +94,7 @@ def block_infos(program: craft.ProgramOp) -> list[BlockInfo]:
     return infos
 
 
-def _input_widths(program: craft.ProgramOp) -> tuple[int, ...]:
+def input_widths_of(program: craft.ProgramOp) -> tuple[int, ...]:
     return tuple(len(arg.type.space) for arg in program.block.args)  # type: ignore[attr-defined]
 
 
@@ -290,7 +290,7 @@ class CraftAllocateLayers(ModulePass):
             starts = greedy_sublayers(infos)
             proven: tuple[str, ...] = ()
             if self.strategy == "solver":
-                starts, proven = solver_sublayers(infos, starts, _input_widths(program),
+                starts, proven = solver_sublayers(infos, starts, input_widths_of(program),
                                                   self.time_limit)
             for info, start in zip(infos, starts):
                 info.op.properties["layer"] = IntegerAttr(start // 2, i64)
