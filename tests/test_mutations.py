@@ -16,6 +16,7 @@ from xdsl.passes import ModulePass
 
 from tracr_ir.compiler import interpret, parse_module, run_passes, run_pipeline, stage_op
 from tracr_ir.dialects import craft, rasp, transformer
+from tracr_ir.dialects.craft_layout import RESIDUAL_ATTR, ResidualAttr, ResidualLayout
 from tracr_ir.dialects.rasp_attrs import TableAttr
 from tracr_ir.interpreters.transformer import Layer
 from tracr_ir.testing import check_pass
@@ -102,11 +103,36 @@ class ChangeLayerIndex(ModulePass):
             last.properties["layer"] = IntegerAttr(last.layer_index - 1, i64)
 
 
+@dataclasses.dataclass(frozen=True)
+class WriteIntoLiveDirection(ModulePass):
+    """craft-layout-residual, then a reused position's later occupant moved next to a
+    direction its own writer reads (still live when the block writes)."""
+
+    name = "broken-write-into-live-direction"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        run_pipeline(op, "craft-layout-residual", ctx=ctx)
+        program = stage_op(op)
+        layout = ResidualLayout.of(program.attributes[RESIDUAL_ATTR])
+        slots = [list(s) for s in layout.slots]
+        i = next((i for i, s in enumerate(slots) if len(s) > 1), None)
+        if i is None:
+            return
+        moved = slots[i].pop(1)
+        writer = next(b for b in program.block.ops if isinstance(b, craft.CraftOp)
+                      and moved in b.out_space)
+        read = {d for operand in writer.operands for d in operand.type.space}
+        j = next(j for j, s in enumerate(slots) if s[-1] in read)
+        slots[j].append(moved)
+        program.attributes[RESIDUAL_ATTR] = ResidualAttr(tuple(tuple(s) for s in slots if s))
+
+
 MUTANTS = [
     (SwapTableEntries, "to_ir"),
     (DropHead, "craft"),
     (PerturbWeight, "transformer"),
     (ChangeLayerIndex, "rasp"),
+    (WriteIntoLiveDirection, "craft"),
 ]
 
 
@@ -118,7 +144,10 @@ def test_check_pass_catches_the_mutant(mutant, stage):
     assert f"pass '{mutant.name}'" in message
     assert "// ----- IR before the pass ----- //" in message
     if "differ on input" not in message:
-        assert "invalid IR after pass" in message and mutant is ChangeLayerIndex, message
+        assert "invalid IR after pass" in message, message
+        assert mutant in (ChangeLayerIndex, WriteIntoLiveDirection), message
+        if mutant is WriteIntoLiveDirection:  # the verifier names the block
+            assert "' writes " in message and "which still holds" in message, message
         return
     # The report reproduces: the IR before the pass, run through the pass, gives different
     # outputs on the reported input.

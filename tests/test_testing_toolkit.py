@@ -156,8 +156,10 @@ PASS_STAGES = {
     "craft-layout-residual": "craft",
     "lower-craft-to-transformer": "craft",
     "transformer-compress": "transformer",
-    "craft-layer-norm": "craft",
-    "craft-layer-norm,lower-craft-to-transformer,transformer-layer-norm": "craft",
+    # the craft stage's residual reuses positions; the LayerNorm construction needs it without
+    "craft-layout-residual{reuse=false},craft-layer-norm": "craft",
+    "craft-layout-residual{reuse=false},craft-layer-norm,lower-craft-to-transformer,"
+    "transformer-layer-norm": "craft",
 }
 
 

@@ -435,7 +435,9 @@ def stage_name(module: ModuleOp) -> str:
 
 def layer_norm_pipeline(spec: str, eps: float = 1e-5) -> str:
     """`spec` with `craft-layer-norm{eps=...}` before `lower-craft-to-transformer` and
-    `transformer-layer-norm` right after it (the LayerNorm-robust construction)."""
+    `transformer-layer-norm` right after it (the LayerNorm-robust construction), precision
+    annotated at half the budget and the residual laid out without reuse (a cleaning MLP
+    reads its value through the LayerNorm, so it would leave a residue)."""
     if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps < float("inf"):
         raise ArgumentError(f"layer_norm must be True or a positive eps, got {eps!r}")
     lowering = "lower-craft-to-transformer"
@@ -444,8 +446,9 @@ def layer_norm_pipeline(spec: str, eps: float = 1e-5) -> str:
         raise PipelineError(f"layer_norm needs a pipeline with {lowering}")
     parts = _split(spec)
     i = names.index(lowering)
-    parts = [p if p.strip() != "rasp-annotate-precision" else
-             "rasp-annotate-precision{share=0.5}" for p in parts]
+    replaced = {"rasp-annotate-precision": "rasp-annotate-precision{share=0.5}",
+                "craft-layout-residual": "craft-layout-residual{reuse=false}"}
+    parts = [replaced.get(p.strip(), p) for p in parts]
     parts[i:i + 1] = [f"craft-layer-norm{{eps={format_float(eps)}}}", lowering,
                       "transformer-layer-norm"]
     return ",".join(parts)

@@ -25,6 +25,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from xdsl.dialects.builtin import ArrayAttr
 from xdsl.ir import Operation
 
 from tracr_ir.dialects.program import stage_op
@@ -80,6 +81,7 @@ class CompiledModel:
     params: dict[str, jax.Array]  # named as `tracr_ir.interpreters.transformer.param_arrays`
     residual_labels: list[str]  # the residual's labels as the IR prints them: tokens:"a", one
     ir: MutableMapping[str, str] = field(default_factory=dict)
+    proven_optimal: tuple[str, ...] = ()  # allocation stages proven optimal (the IR's)
     _traces: _TraceCounter = field(default_factory=_TraceCounter, repr=False)
     _jitted: Any = field(default=None, repr=False)
     _jitted_output: Any = field(default=None, repr=False)  # the output coordinates only
@@ -207,6 +209,7 @@ class CompiledModel:
 
     def stats(self) -> dict[str, Any]:
         """Sizes: `layers`, `heads` and `mlp_hidden` (max per layer), `residual` (width),
+        `proven_optimal` (the allocation stages proven optimal, `craft-allocate-layers`),
         `params` (weights stored), `nonzero_params`, and `dense_params`: the count if every
         layer were padded, as tracr does, to the most heads, the widest head and the widest
         MLP, with tracr's bias vectors (one per projection)."""
@@ -230,6 +233,7 @@ class CompiledModel:
             "dense_params": dense,
             "heads_per_layer": heads,
             "mlp_hidden_per_layer": hidden,
+            "proven_optimal": list(self.proven_optimal),
         }
 
 
@@ -245,8 +249,10 @@ def build(module: Operation | str, ir: MutableMapping[str, str] | None = None) -
     verify_module(op)
     w = op.weights()
     params = {k: jnp.asarray(v, dtype=jnp.float32) for k, v in param_arrays(w).items()}
+    optimal = op.attributes.get("proven_optimal")
+    proven = tuple(x.data for x in optimal.data) if isinstance(optimal, ArrayAttr) else ()
     return CompiledModel(w, params, [str(label) for label in w.residual],
-                         {} if ir is None else ir)
+                         {} if ir is None else ir, proven_optimal=proven)
 
 
 def load(path: str | Path) -> CompiledModel:

@@ -61,6 +61,8 @@ from tracr_ir.craft.selector_width import selector_width as build_selector_width
 from tracr_ir.dialects.program import (ProgramOutputOp, Settings, SSAProgramOp, checked_parent,
                                        is_range)
 from tracr_ir.dialects import craft_exactness as exactness
+from tracr_ir.dialects.craft_layout import (RESIDUAL_ATTR, ResidualAttr, ResidualLayout,
+                                            check_layout)
 from tracr_ir.dialects.craft_base import (
     CraftOp,
     DirectionsAttr,
@@ -82,6 +84,7 @@ from tracr_ir.dialects.rasp import (
     TableAttr,
     ValueAttr,
 )
+from tracr_ir.errors import UnsupportedProgramError
 from tracr_ir.values import (
     format_value,
     parse_value,
@@ -91,8 +94,8 @@ __all__ = [
     "CRAFT", "CRAFT_OPS", "CraftOp", "ProgramOp", "OutputOp", "CategoricalMLPOp",
     "NumericalMLPOp", "SequenceMapMLPOp", "LinearMLPOp", "ConstantMLPOp",
     "CategoricalAttentionOp", "NumericalAttentionOp", "SelectorWidthOp", "SpaceType",
-    "DirectionsAttr", "PredicateAttr", "PredicatesAttr", "format_direction", "parse_direction",
-    "block_kind",
+    "DirectionsAttr", "ResidualAttr", "PredicateAttr", "PredicatesAttr", "format_direction",
+    "parse_direction", "block_kind",
 ]
 
 ### Ops.
@@ -454,7 +457,15 @@ class ProgramOp(SSAProgramOp):
             raise VerifyException(f"craft.program: the indices' space must have one direction "
                                   f"per position 0 to {self.length - 1}")
         self._verify_own_spaces()
-        _verify_layers([op for op in self.block.ops if isinstance(op, CraftOp)])
+        ops = [op for op in self.block.ops if isinstance(op, CraftOp)]
+        _verify_layers(ops)
+        if (layout := self.attributes.get(RESIDUAL_ATTR)) is not None:
+            if not isinstance(layout, (ResidualAttr, DirectionsAttr)):
+                raise VerifyException("craft.program: `residual` is a #craft.residual layout")
+            try:
+                check_layout(self, ops, ResidualLayout.of(layout))
+            except UnsupportedProgramError as error:
+                raise VerifyException(f"craft.program: {error}") from error
 
     def _verify_own_spaces(self) -> None:
         """Each s-op has its own subspace: two values whose spaces share a name would write
@@ -530,5 +541,5 @@ CRAFT_OPS = [
 CRAFT = Dialect(
     "craft",
     CRAFT_OPS,
-    [SpaceType, DirectionsAttr, PredicateAttr, PredicatesAttr],
+    [SpaceType, DirectionsAttr, PredicateAttr, PredicatesAttr, ResidualAttr],
 )

@@ -39,6 +39,7 @@ from xdsl.ir import SSAValue
 from tracr_ir.craft.numerics import float32_error_estimate
 from tracr_ir.craft.tolerances import EXACT, MLP_READ_TOLERANCE, Bound, fits, output_tolerance
 from tracr_ir.dialects.craft_base import CraftOp, space_of
+from tracr_ir.dialects.craft_layout import RESIDUAL_ATTR, ResidualLayout, check_layout
 from tracr_ir.dialects.program import SSAProgramOp
 from tracr_ir.errors import UnsupportedProgramError
 
@@ -217,7 +218,12 @@ def value_bounds(program: SSAProgramOp) -> dict[SSAValue, Bound]:
 def verify_exactness(program: SSAProgramOp) -> None:
     """Refuse (`UnsupportedProgramError`) a craft program some block of which may read an
     operand further off than its construction accepts, or whose output may be further off
-    than `MLP_READ_TOLERANCE` (categorical) / `output_tolerance` (numerical)."""
+    than `MLP_READ_TOLERANCE` (categorical) / `output_tolerance` (numerical), or whose
+    residual layout lets a block write into a live position (`craft_layout.check_layout`:
+    every read, by sublayer, sees the value it names)."""
+    if (layout := program.attributes.get(RESIDUAL_ATTR)) is not None:
+        ops = [op for op in program.block.ops if isinstance(op, CraftOp)]
+        check_layout(program, ops, ResidualLayout.of(layout))
     bounds = value_bounds(program)
     out = program.output.value
     bound = bounds[out]

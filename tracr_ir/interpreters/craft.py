@@ -1,10 +1,15 @@
 """Interpreter of the `craft` dialect: the numpy reference forward of every block, in float32.
 
-`tracr_ir.compiler.interpret(craft_module, xs)` lands here. The program runs on a residual
-stream holding every space of every block (`residual_space`): position 0 is BOS (`one` and
-`bos` only), position i >= 1 holds `one`, `tokens:xs[i-1]` and `indices:i-1`. The blocks run
-one after the other in program order, each adding its update (`craft.blocks.apply_block`:
-the actual float32 weights of its construction), so the exactness seen here is the model's.
+`tracr_ir.compiler.interpret(craft_module, xs)` lands here. The program runs on the residual
+its `residual` layout describes (`tracr_ir.dialects.craft_layout`; before the layout pass,
+one position per direction of every space of every block, `residual_space`): position 0 is
+BOS (`one` and `bos` only), position i >= 1 holds `one`, `tokens:xs[i-1]` and `indices:i-1`.
+Once layers are allocated the blocks run by sublayer, as the model runs them: the parts of
+one sublayer read the same residual and their updates (`craft.blocks.block_update`: the
+actual float32 weights of each construction) are summed, and an MLP sublayer cleans the
+positions the layout reuses, so a layout that overwrites a live value computes a wrong
+answer here too (and `craft_layout.check_layout` refuses it first). Without layers the
+blocks run one after the other in program order.
 A batch of inputs of different lengths runs at once, padded and masked
 (`interpret_batch`); padded keys never get attention weight.
 
@@ -16,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Optional, Union
 
 import numpy as np
 from xdsl.ir import SSAValue
@@ -24,6 +29,9 @@ from xdsl.ir import SSAValue
 from tracr_ir.craft import blocks as craft_blocks
 from tracr_ir.craft.bases import BOS, ONE, Direction, Space, decode_categorical, join
 from tracr_ir.dialects import craft
+from tracr_ir.dialects.craft_layout import (RESIDUAL_ATTR, ResidualLayout, block_sublayers,
+                                            check_layout, cleaning_mlp, cleanings, has_layers,
+                                            occupants)
 from tracr_ir.inputs import check_input
 
 Blocks = list[tuple[craft.CraftOp, craft_blocks.Block]]
@@ -55,25 +63,29 @@ def check_inputs(program: craft.ProgramOp, inputs: Sequence[Sequence[Any]]) -> l
     return [check_input(xs, program.vocab_values, program.length) for xs in inputs]
 
 
-def embedding_tables(program: craft.ProgramOp, space: Space) -> tuple[np.ndarray, np.ndarray]:
+def embedding_tables(program: craft.ProgramOp, space: ResidualLayout
+                     ) -> tuple[np.ndarray, np.ndarray]:
     """The embedding, as the transformer has it: token rows (the vocab in canonical order, then
-    BOS, then PAD) and position rows 0..max_seq_len over `space`. A token writes `one` and
-    `tokens:v`, BOS writes `one` and `bos`, PAD nothing; position p >= 1 writes `indices:p-1`.
+    BOS, then PAD) and position rows 0..max_seq_len over the residual positions. A token
+    writes `one` and `tokens:v`, BOS writes `one` and `bos`, PAD nothing; position p >= 1
+    writes `indices:p-1` (directions without a position, read by no block, are left out).
     """
     tokens, indices = (a.type.space for a in program.block.args)  # type: ignore[attr-defined]
     vocab = program.vocab_values
     token = np.zeros((len(vocab) + 2, len(space)), dtype=np.float32)
     for row, value in enumerate(vocab):
-        token[row, space.index(Direction(tokens[0].name, value))] = 1
+        if (d := Direction(tokens[0].name, value)) in space:
+            token[row, space.index(d)] = 1
     token[: len(vocab) + 1, space.index(ONE)] = 1
     token[len(vocab), space.index(BOS)] = 1
     position = np.zeros((program.length + 1, len(space)), dtype=np.float32)
     for p in range(1, program.length + 1):
-        position[p, space.index(Direction(indices[0].name, p - 1))] = 1
+        if (d := Direction(indices[0].name, p - 1)) in space:
+            position[p, space.index(d)] = 1
     return token, position
 
 
-def embed(program: craft.ProgramOp, space: Space, inputs: Sequence[Sequence[Any]]
+def embed(program: craft.ProgramOp, space: ResidualLayout, inputs: Sequence[Sequence[Any]]
           ) -> tuple[np.ndarray, np.ndarray]:
     """The residual `[batch, n + 1, width]` (n the longest input, shorter inputs padded with
     PAD) and the mask of real positions `[batch, n + 1]` (BOS included)."""
@@ -90,24 +102,82 @@ def embed(program: craft.ProgramOp, space: Space, inputs: Sequence[Sequence[Any]
     return token[ids] + position[: n + 1], mask
 
 
-Trace = Callable[[craft.CraftOp, craft_blocks.Block, Space, np.ndarray, np.ndarray], None]
+Part = Union[craft_blocks.MLPBlock, craft_blocks.AttentionHead]
+Step = tuple[Optional[int], list[tuple[craft.CraftOp, Part]]]
+Trace = Callable[[craft.CraftOp, Part, Space, np.ndarray, np.ndarray], None]
+
+
+def program_layout(program: craft.ProgramOp, blocks: Blocks) -> ResidualLayout:
+    """The program's `residual` layout, or (before `craft-layout-residual`) one position per
+    direction of `residual_space`."""
+    if RESIDUAL_ATTR in program.attributes:
+        return ResidualLayout.of(program.attributes[RESIDUAL_ATTR])
+    return ResidualLayout.disjoint(residual_space(program, blocks))
+
+
+def _parts(op: craft.CraftOp, block: craft_blocks.Block) -> list[tuple[int, Part]]:
+    """(sublayer offset, part): a SelectorWidth is its head, then its MLP one sublayer on."""
+    if isinstance(block, craft_blocks.SelectorWidthBlock):
+        return [(0, block.attention), (1, block.mlp)]
+    return [(0, block)]
+
+
+def steps(blocks: Blocks) -> list[Step]:
+    """The blocks' parts grouped by sublayer (every part of a sublayer reads the same
+    residual), in sublayer order; without layers, one part per step in program order."""
+    if not has_layers([op for op, _ in blocks]):
+        return [(None, [(op, part)]) for op, block in blocks for _, part in _parts(op, block)]
+    by_sublayer: dict[int, list[tuple[craft.CraftOp, Part]]] = {}
+    for op, block in blocks:
+        first = block_sublayers(op)[0]
+        for offset, part in _parts(op, block):
+            by_sublayer.setdefault(first + offset, []).append((op, part))
+    last = max(by_sublayer, default=-1)
+    return [(s, by_sublayer.get(s, [])) for s in range(last + 1 + (last % 2 == 0))]
 
 
 def run_batch(program: craft.ProgramOp, inputs: Sequence[Sequence[Any]],
-              blocks: Blocks | None = None, trace: Trace | None = None
-              ) -> tuple[Space, np.ndarray, np.ndarray]:
-    """(residual space, final residual `[batch, n + 1, width]`, mask) on the inputs.
-    `trace(op, block, space, x, mask)` sees the residual each block reads."""
+              blocks: Blocks | None = None, trace: Trace | None = None,
+              after: Callable[[Step, np.ndarray], None] | None = None
+              ) -> tuple[ResidualLayout, np.ndarray, np.ndarray]:
+    """(residual layout, final residual `[batch, n + 1, width]`, mask) on the inputs.
+
+    Runs by sublayer once layers are allocated: each part reads the residual as the sublayer
+    found it (gathered from its positions in the layout; directions without a position read
+    zero and their writes are dropped), the updates are summed, and an MLP sublayer also
+    cleans the directions the layout frees there (`craft_layout.cleanings`), as the model's
+    cleaning units do. `trace(op, part, space, x, mask)` sees each part's input over its own
+    spaces; `after(step, x)` the residual after each step."""
     inputs = check_inputs(program, inputs)
     if blocks is None:
         blocks = program_blocks(program)
-    space = residual_space(program, blocks)
-    x, mask = embed(program, space, inputs)
-    for op, block in blocks:
-        if trace is not None:
-            trace(op, block, space, x, mask)
-        x = craft_blocks.apply_block(block, space, x, mask, causal=program.is_causal)
-    return space, x, mask
+    layout = program_layout(program, blocks)
+    ops = [op for op, _ in blocks]
+    clean: dict[int, list[Direction]] = {}
+    if layout.shared:
+        check_layout(program, ops, layout)
+        clean = cleanings(occupants(program, ops), layout)
+    x, mask = embed(program, layout, inputs)
+    for step in steps(blocks):
+        sublayer, parts = step
+        update = np.zeros_like(x)
+        for op, part in parts:
+            local = join(*block_spaces(part))
+            keep, cols = layout.placement(local)
+            xl = np.zeros(x.shape[:-1] + (len(local),), dtype=x.dtype)
+            xl[..., keep] = x[..., cols]
+            if trace is not None:
+                trace(op, part, local, xl, mask)
+            y = craft_blocks.block_update(part, local, xl, mask, causal=program.is_causal)
+            update[..., cols] += y[..., keep]
+        if sublayer is not None and sublayer % 2 and sublayer // 2 in clean:
+            mlp = cleaning_mlp(clean[sublayer // 2])  # writes exactly minus what it reads
+            cols = layout.indices(mlp.in_space)
+            update[..., cols] += craft_blocks.block_update(mlp, mlp.in_space, x[..., cols])
+        x = x + update
+        if after is not None:
+            after(step, x)
+    return layout, x, mask
 
 
 def ramp_margins(program: craft.ProgramOp, inputs: Sequence[Sequence[Any]],
@@ -118,17 +188,12 @@ def ramp_margins(program: craft.ProgramOp, inputs: Sequence[Sequence[Any]],
     left out."""
     out: dict[str, float] = {}
 
-    def trace(op: craft.CraftOp, block: craft_blocks.Block, space: Space, x: np.ndarray,
+    def trace(op: craft.CraftOp, part: Part, space: Space, x: np.ndarray,
               mask: np.ndarray) -> None:
-        mlp, kind = block, craft.block_kind(op)
-        if kind == "selector_width":
-            _, update = craft_blocks.attention_forward(block.attention, space, x, mask,
-                                                       program.is_causal)
-            x, mlp = x + update, block.mlp
-        if kind == "attention" or not mlp.ramps:
+        if not isinstance(part, craft_blocks.MLPBlock) or not part.ramps:
             return
-        pre, _ = craft_blocks.mlp_forward(mlp, space, x)
-        margins = craft_blocks.ramp_margins(mlp, pre)
+        pre, _ = craft_blocks.mlp_forward(part, space, x)
+        margins = craft_blocks.ramp_margins(part, pre)
         real = mask.copy()
         real[:, 0] = False
         out[op.label_text] = float(margins[real].min()) if real.any() else math.inf
@@ -137,21 +202,21 @@ def ramp_margins(program: craft.ProgramOp, inputs: Sequence[Sequence[Any]],
     return out
 
 
-def decode(space: Space, x: np.ndarray, value: SSAValue, lengths: Sequence[int]
-           ) -> list[list[Any]]:
+def decode(layout: ResidualLayout | Space, x: np.ndarray, value: SSAValue,
+           lengths: Sequence[int]) -> list[list[Any]]:
     """The s-op `value` read from a batch residual `x`, each row cut to its input length."""
     t = value.type
     assert isinstance(t, craft.SpaceType)
-    if t.is_numerical:
-        column = x[..., space.index(t.space[0])]
-        return [[float(v) for v in column[b, 1:n + 1]] for b, n in enumerate(lengths)]
     if not len(t.space):
         return [[None] * n for n in lengths]
-    rows = decode_categorical(space, t.space[0].name, x)
+    x = x[..., layout.indices(t.space)]
+    if t.is_numerical:
+        return [[float(v) for v in x[b, 1:n + 1, 0]] for b, n in enumerate(lengths)]
+    rows = decode_categorical(t.space, t.space[0].name, x)
     return [rows[b][1:n + 1] for b, n in enumerate(lengths)]
 
 
-def _chunk_size(program: craft.ProgramOp, blocks: Blocks, space: Space) -> int:
+def _chunk_size(program: craft.ProgramOp, blocks: Blocks, space: ResidualLayout) -> int:
     """Inputs per padded batch, so that no activation array exceeds ~2^24 floats."""
     widest = max([len(space)] + [b.hidden_size for op, b in blocks
                                  if craft.block_kind(op) == "mlp"]
@@ -165,7 +230,7 @@ def interpret_batch(program: craft.ProgramOp, inputs: Sequence[Sequence[Any]],
     """The program's output on each input (tokens without BOS), in padded batches."""
     if blocks is None:
         blocks = program_blocks(program)
-    size = _chunk_size(program, blocks, residual_space(program, blocks))
+    size = _chunk_size(program, blocks, program_layout(program, blocks))
     out: list[list[Any]] = []
     for start in range(0, len(inputs), size):
         chunk = inputs[start:start + size]
@@ -180,10 +245,20 @@ def interpret(program: craft.ProgramOp, xs: Sequence[Any]) -> list[Any]:
 
 
 def interpret_values(program: craft.ProgramOp, xs: Sequence[Any]) -> dict[str, list[Any]]:
-    """Every block's decoded result on `xs`, by label."""
-    space, x, _ = run_batch(program, [xs])
-    return {op.label_text: decode(space, x, op.output, [len(xs)])[0]
-            for op in program.block.ops if isinstance(op, craft.CraftOp)}
+    """Every block's decoded result on `xs`, by label, read right after the step that
+    finishes it (a later occupant may hold its positions at the end)."""
+    blocks = program_blocks(program)
+    layout = program_layout(program, blocks)
+    values: dict[str, list[Any]] = {}
+
+    def after(step: Step, x: np.ndarray) -> None:
+        for op, part in step[1]:
+            if not isinstance(part, craft_blocks.AttentionHead) or \
+                    craft.block_kind(op) == "attention":
+                values[op.label_text] = decode(layout, x, op.output, [len(xs)])[0]
+
+    run_batch(program, [xs], blocks, after=after)
+    return {op.label_text: values[op.label_text] for op, _ in blocks}
 
 
 def run_program(program: craft.ProgramOp, xs: list[Any]) -> list[Any]:

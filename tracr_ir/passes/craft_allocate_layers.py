@@ -6,6 +6,7 @@
 ```
 becomes
 ```
+craft.program ... attributes {proven_optimal = ["layers"]} {
 %w = craft.selector_width "hist_2" layer 0 select [...] : !craft.space<[...]>
 %m = craft.categorical_mlp "map_3" layer 1 %w {...} : !craft.space<[...]>
 ```
@@ -14,28 +15,43 @@ A layer is an attention sublayer (even sublayer 2l) then an MLP sublayer (odd, 2
 block runs in a sublayer of its kind strictly after every block whose output it reads; a
 SelectorWidth is an attention head followed by an MLP, at sublayers 2l and 2l + 1.
 
-- `greedy` places each block as early as possible. That reaches the fewest layers there can
-  be: the length of the longest dependency chain counted in sublayers (tracr's heuristic does
-  not: 8 layers for make_shuffle_dyck2 where 7 suffice).
+- `greedy` (the default) places each block as early as possible. That reaches the fewest
+  layers there can be: the length of the longest dependency chain counted in sublayers
+  (tracr's heuristic does not: 8 layers for make_shuffle_dyck2 where 7 suffice).
 - `solver` keeps that number of layers and moves blocks within their slack (CP-SAT, ortools)
-  to minimise the widest layer, the cost that padding every layer to the widest one (as
-  tracr's model does) multiplies: `heads_weight * max heads + max MLP hidden`.
+  to minimise, lexicographically, the most heads in a layer, then the widest MLP, then the
+  peak residual width after reuse (the live directions at the worst sublayer, as
+  `craft-layout-residual{reuse=true}` lays them out: an s-op from its write to the MLP
+  sublayer of its last reader's layer). Each stage starts from the best placement so far
+  (greedy first, `AddHint`), gets `time_limit / 3` seconds (`time_limit` 3 by default), and
+  its value is then fixed for the next; a stage without a solution keeps the previous
+  placement, and the answer is never worse than greedy's on this objective (checked).
+
+`proven_optimal` on the program lists the stages proven optimal: `layers` always (the
+critical path), and `heads`, `mlp_hidden`, `residual` while CP-SAT proved each stage optimal
+(a stage counts only if the ones before it do). The lowering copies it to the model
+(`model.stats()`). A `residual` layout already on the program is dropped (it was laid out for
+other layers; run `craft-layout-residual` again).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from xdsl.context import Context
-from xdsl.dialects.builtin import IntegerAttr, ModuleOp, i64
+from xdsl.dialects.builtin import ArrayAttr, IntegerAttr, ModuleOp, StringAttr, i64
 from xdsl.ir import SSAValue
 from xdsl.passes import ModulePass
 
 from tracr_ir.dialects import craft
+from tracr_ir.dialects.craft_layout import RESIDUAL_ATTR
 from tracr_ir.errors import PipelineError
 
 ATTENTION, MLP = 0, 1
+OPTIMAL_ATTR = "proven_optimal"
+STAGES = ("heads", "mlp_hidden", "residual")
 
 
 @dataclass(frozen=True)
@@ -48,12 +64,17 @@ class BlockInfo:
     operands: tuple[int, ...]  # indices of the blocks it reads
     heads: int
     hidden: int
+    width: int = 0  # directions of its output
+    inputs: tuple[int, ...] = ()  # program inputs it reads: 0 tokens, 1 indices
+    output: bool = False  # it writes the program output
 
 
 def block_infos(program: craft.ProgramOp) -> list[BlockInfo]:
     """One `BlockInfo` per block, in program order (operands first)."""
     index: dict[SSAValue, int] = {}
+    args = {arg: i for i, arg in enumerate(program.block.args)}
     infos: list[BlockInfo] = []
+    out = program.output.value
     for op in program.block.ops:
         if not isinstance(op, craft.CraftOp):
             continue
@@ -66,9 +87,15 @@ def block_infos(program: craft.ProgramOp) -> list[BlockInfo]:
         else:
             first, span, heads, hidden = MLP, 1, 0, block.hidden_size
         operands = tuple(sorted({index[v] for v in op.operands if v in index}))
+        inputs = tuple(sorted({args[v] for v in op.operands if v in args}))
         index[op.output] = len(infos)
-        infos.append(BlockInfo(op, first, span, operands, heads, hidden))
+        infos.append(BlockInfo(op, first, span, operands, heads, hidden, len(op.out_space),
+                               inputs, op.output is out))
     return infos
+
+
+def input_widths_of(program: craft.ProgramOp) -> tuple[int, ...]:
+    return tuple(len(arg.type.space) for arg in program.block.args)  # type: ignore[attr-defined]
 
 
 def _first_sublayer(after: int, parity: int) -> int:
@@ -102,49 +129,143 @@ def latest_sublayers(infos: Sequence[BlockInfo], last_sublayer: int) -> list[int
     return latest
 
 
-def solver_sublayers(infos: Sequence[BlockInfo], greedy: Sequence[int], heads_weight: int,
-                     time_limit: float) -> list[int]:
-    """Sublayers minimising the widest layer within the greedy number of layers."""
-    from ortools.sat.python import cp_model
+def _readers(infos: Sequence[BlockInfo]) -> tuple[list[list[int]], list[list[int]]]:
+    """(readers of each block's output, readers of each input), as block indices."""
+    blocks: list[list[int]] = [[] for _ in infos]
+    inputs: list[list[int]] = [[], []]
+    for i, info in enumerate(infos):
+        for j in info.operands:
+            blocks[j].append(i)
+        for a in info.inputs:
+            inputs[a].append(i)
+    return blocks, inputs
+
+
+def objective(infos: Sequence[BlockInfo], starts: Sequence[int], input_widths: Sequence[int]
+              ) -> tuple[int, int, int]:
+    """(most heads in a layer, widest MLP, peak residual width after reuse) of a placement
+    (`one` and `bos` included in the width), as the solver counts them."""
+    if not infos:
+        return 0, 0, 2 + sum(input_widths)
+    layers = [s // 2 for s in starts]
+    n = max(layers) + 1
+    heads, hidden = [0] * n, [0] * n
+    for info, layer in zip(infos, layers):
+        heads[layer] += info.heads
+        hidden[layer] += info.hidden
+    live = [0] * (2 * n + 1)
+    for start, end, width in _intervals(infos, layers, input_widths, n):
+        for t in range(start, end):
+            live[t] += width
+    return max(heads), max(hidden), 2 + max(live)
+
+
+def _intervals(infos: Sequence[BlockInfo], layers: Sequence[Any], input_widths: Sequence[int],
+               n_layers: int, last: Callable[[list[Any]], Any] = max
+               ) -> list[tuple[Any, Any, int]]:
+    """(first sublayer, end sublayer exclusive, width) of every occupant: an input from 0, a
+    block's output from its write, a SelectorWidth's share at its head; each until the MLP
+    sublayer of its last reader's layer (`last` of the readers' layers) or, for the output,
+    to the end. `layers` holds ints or solver variables."""
+    readers, input_readers = _readers(infos)
+    out: list[tuple] = []
+    for a, width in enumerate(input_widths):
+        if input_readers[a] and width:
+            out.append((0, 2 * last([layers[r] for r in input_readers[a]]) + 2, width))
+    for i, info in enumerate(infos):
+        if info.span == 2:
+            out.append((2 * layers[i], 2 * layers[i] + 2, 1))
+        if info.output:
+            end = 2 * n_layers
+        elif readers[i]:
+            end = 2 * last([layers[r] for r in readers[i]]) + 2
+        else:
+            continue
+        if info.width:
+            out.append((2 * layers[i] + info.first + info.span - 1, end, info.width))
+    return out
+
+
+def solver_sublayers(infos: Sequence[BlockInfo], greedy: Sequence[int],
+                     input_widths: Sequence[int], time_limit: float
+                     ) -> tuple[list[int], tuple[str, ...]]:
+    """(sublayers minimising the objective lexicographically within the greedy number of
+    layers, the stages proven optimal)."""
+    try:
+        from ortools.sat.python import cp_model
+    except ImportError as error:
+        raise PipelineError("craft-allocate-layers{strategy=solver} needs ortools "
+                            "(pip install 'tracr-ir[solver]')") from error
 
     if not infos:
-        return []
-    last = max(s + info.span - 1 for s, info in zip(greedy, infos))
-    n_layers = last // 2 + 1
+        return [], STAGES
+    last_sub = max(s + info.span - 1 for s, info in zip(greedy, infos))
+    n_layers = last_sub // 2 + 1
     latest = latest_sublayers(infos, 2 * n_layers - 1)
     model = cp_model.CpModel()
-    layer = []
-    for i, info in enumerate(infos):
-        lo, hi = greedy[i] // 2, latest[i] // 2
-        layer.append(model.NewIntVar(lo, hi, f"layer_{i}"))
+    layer = [model.new_int_var(greedy[i] // 2, latest[i] // 2, f"layer_{i}")
+             for i in range(len(infos))]
     for i, info in enumerate(infos):
         for j in info.operands:
             # start_i > end_j, in sublayers: 2 l_i + first_i > 2 l_j + first_j + span_j - 1
             end_j = infos[j].first + infos[j].span - 1
-            model.Add(2 * layer[i] + info.first >= 2 * layer[j] + end_j + 1)
-    max_heads = model.NewIntVar(0, sum(i.heads for i in infos), "max_heads")
-    max_hidden = model.NewIntVar(0, sum(i.hidden for i in infos), "max_hidden")
-    for l in range(n_layers):
-        in_layer = []
+            model.add(2 * layer[i] + info.first >= 2 * layer[j] + end_j + 1)
+
+    def cumulative(demands: Sequence[int], name: str) -> cp_model.IntVar:
+        """The most of `demands` placed in one layer (bounded below by the average)."""
+        cap = model.new_int_var(max(demands, default=0), sum(demands), name)
+        used = [(model.new_fixed_size_interval_var(layer[i], 1, f"{name}_{i}"), d)
+                for i, d in enumerate(demands) if d]
+        model.add_cumulative([u for u, _ in used], [d for _, d in used], cap)
+        model.add(n_layers * cap >= sum(demands))
+        return cap
+
+    def latest_of(xs: list[Any]) -> Any:
+        if len(xs) == 1:
+            return xs[0]
+        m = model.new_int_var(0, n_layers - 1, "")
+        model.add_max_equality(m, xs)
+        return m
+
+    def residual() -> cp_model.LinearExpr:
+        intervals, widths = [], []
+        for start, end, width in _intervals(infos, layer, input_widths, n_layers, latest_of):
+            size = model.new_int_var(1, 2 * n_layers, "")
+            intervals.append(model.new_interval_var(start, size, end, ""))
+            widths.append(width)
+        peak = model.new_int_var(0, sum(widths), "residual")
+        model.add_cumulative(intervals, widths, peak)
+        return peak + 2
+
+    # Each stage's constraints join the model when its turn comes (lighter earlier stages).
+    stages = (lambda: cumulative([i.heads for i in infos], "heads"),
+              lambda: cumulative([i.hidden for i in infos], "hidden"), residual)
+    best = list(greedy)
+    target = objective(infos, best, input_widths)
+    proven: list[str] = []
+    for k, (stage, build) in enumerate(zip(STAGES, stages)):
+        expr = build()
+        model.clear_hints()
         for i in range(len(infos)):
-            b = model.NewBoolVar(f"in_{i}_{l}")
-            model.Add(layer[i] == l).OnlyEnforceIf(b)
-            model.Add(layer[i] != l).OnlyEnforceIf(b.Not())
-            in_layer.append(b)
-        model.Add(sum(b * info.heads for b, info in zip(in_layer, infos)) <= max_heads)
-        model.Add(sum(b * info.hidden for b, info in zip(in_layer, infos)) <= max_hidden)
-    model.Minimize(heads_weight * max_heads + max_hidden)
-    # Start from the greedy placement, so the answer is never worse than it.
-    for i in range(len(infos)):
-        model.AddHint(layer[i], greedy[i] // 2)
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = time_limit
-    solver.parameters.num_workers = 2
-    solver.parameters.random_seed = 0
-    status = solver.Solve(model)
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return list(greedy)
-    return [2 * solver.Value(layer[i]) + info.first for i, info in enumerate(infos)]
+            model.add_hint(layer[i], best[i] // 2)
+        model.add(expr <= target[k])  # never worse than the best placement so far
+        model.minimize(expr)
+        solver = cp_model.CpSolver()
+        solver.parameters.max_time_in_seconds = time_limit / len(STAGES)
+        solver.parameters.num_workers = 2
+        solver.parameters.random_seed = 0
+        status = solver.solve(model)
+        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            break
+        found = [2 * solver.value(layer[i]) + info.first for i, info in enumerate(infos)]
+        if objective(infos, found, input_widths) <= objective(infos, best, input_widths):
+            best = found
+        target = objective(infos, best, input_widths)
+        model.add(expr <= target[k])
+        # A stage is proven optimal if it and every stage before it are.
+        if status == cp_model.OPTIMAL and len(proven) == k:
+            proven.append(stage)
+    return best, tuple(proven)
 
 
 @dataclass(frozen=True)
@@ -154,8 +275,7 @@ class CraftAllocateLayers(ModulePass):
     name = "craft-allocate-layers"
 
     strategy: str = "greedy"
-    heads_weight: int = 16
-    time_limit: float = 10.0
+    time_limit: float = 3.0
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         if self.strategy not in ("greedy", "solver"):
@@ -168,7 +288,13 @@ class CraftAllocateLayers(ModulePass):
                 continue
             infos = block_infos(program)
             starts = greedy_sublayers(infos)
+            proven: tuple[str, ...] = ()
             if self.strategy == "solver":
-                starts = solver_sublayers(infos, starts, self.heads_weight, self.time_limit)
+                starts, proven = solver_sublayers(infos, starts, input_widths_of(program),
+                                                  self.time_limit)
             for info, start in zip(infos, starts):
                 info.op.properties["layer"] = IntegerAttr(start // 2, i64)
+            # A residual layout is laid out for the old layers: craft-layout-residual again.
+            program.attributes.pop(RESIDUAL_ATTR, None)
+            program.attributes[OPTIMAL_ATTR] = ArrayAttr(
+                [StringAttr(stage) for stage in ("layers", *proven)])

@@ -1,11 +1,11 @@
 """`craft-layer-norm`: plan weights that stay exact under a LayerNorm before every sublayer.
 
 ```
-craft.program ... attributes {residual = #craft.directions<[one, bos, ..., frac]>} {...}
+craft.program ... attributes {residual = #craft.residual<[one, bos, ..., frac]>} {...}
 ```
 becomes
 ```
-craft.program ... attributes {residual = #craft.directions<[one, bos, ..., frac, ln_zero,
+craft.program ... attributes {residual = #craft.residual<[one, bos, ..., frac, ln_zero,
     ln_mean, ln_ballast_pos, ln_ballast_neg]>, layer_norm_plan = {eps = 1.0e-05 : f64,
     ballast = 22434.7 : f64, scale = 8.192e+03 : f64, centres = {frac = 25.2 : f64},
     deviations = [1.4e-06 : f64, ...]}} {...}
@@ -64,7 +64,7 @@ from tracr_ir.dialects import craft
 from tracr_ir.dialects.craft_base import space_of
 from tracr_ir.dialects.craft_exactness import _check, _refuse, _stated, value_bounds
 from tracr_ir.errors import PipelineError
-from tracr_ir.passes.craft_layout_residual import RESIDUAL_ATTR
+from tracr_ir.dialects.craft_layout import RESIDUAL_ATTR, ResidualLayout
 
 PLAN_ATTR = "layer_norm_plan"
 LN_ZERO = Direction("ln_zero")
@@ -237,7 +237,12 @@ def plan_layer_norm(program: craft.ProgramOp, eps: float) -> DictionaryAttr:
     """Choose the ballast, prove the deviations acceptable, and return the plan attribute."""
     if RESIDUAL_ATTR not in program.attributes:
         raise PipelineError("craft-layer-norm needs craft-layout-residual first")
-    residual = tuple(program.attributes[RESIDUAL_ATTR].data)  # type: ignore[attr-defined]
+    layout = ResidualLayout.of(program.attributes[RESIDUAL_ATTR])
+    if layout.shared:  # a cleaning read through the LayerNorm would leave a residue
+        raise PipelineError(
+            f"craft-layer-norm needs a residual without reuse ({layout.shared} positions are "
+            "shared): run craft-layout-residual{reuse=false} before it")
+    residual = tuple(layout.final)
     if clash := [d for d in (LN_ZERO, LN_MEAN, *BALLAST) if d in residual]:
         raise PipelineError(f"craft-layer-norm: the residual already has '{clash[0].name}' "
                             "(the pass ran twice, or an s-op uses a reserved name)")
@@ -251,8 +256,8 @@ def plan_layer_norm(program: craft.ProgramOp, eps: float) -> DictionaryAttr:
     plan = _Plan.sized(program, eps, width, content)
     centres = propagate(plan)
     deviations = [plan.deviation(k) for k in range(_readout(program) + 1)]
-    program.attributes[RESIDUAL_ATTR] = craft.DirectionsAttr((*residual, LN_ZERO, LN_MEAN,
-                                                              *BALLAST))
+    program.attributes[RESIDUAL_ATTR] = ResidualLayout.disjoint(
+        (*residual, LN_ZERO, LN_MEAN, *BALLAST)).attr()
     return DictionaryAttr({
         "eps": FloatAttr(eps, f64),
         "ballast": FloatAttr(plan.ballast, f64),

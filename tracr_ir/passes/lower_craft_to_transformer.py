@@ -32,6 +32,12 @@ the residual; nothing is rescaled, so the model computes what the craft interpre
   (constants come from the `one` direction), so b_1 = b_2 = 0.
 - Weights are built sparse (`#transformer.sparse`: each block's non-zeros at its rows and
   columns), so the pass is linear in the blocks' sizes, not in d_model x width per layer.
+  A layer's MLP also holds the
+  cleaning units of the positions the layout reuses after it (`craft_layout.cleaning_mlp`).
+- A residual position shared by several directions (`#craft.residual<[..., x:1 | y, ...]>`)
+  is one coordinate; every block is placed at its directions' positions, and the model's
+  residual labels name what each position holds at the end (its last occupant). The
+  `proven_optimal` attribute of the allocation is copied to the model.
 - The embedding is the craft interpreter's (`interpreters.craft.embedding_tables`): `one`
   and `tokens:v` for a token, `one` and `bos` for BOS, `indices:(p-1)` at position p >= 1,
   nothing for PAD (padded keys are masked at run time).
@@ -53,11 +59,13 @@ from tracr_ir.craft import blocks as craft_blocks
 from tracr_ir.craft.bases import Space
 from tracr_ir.dialects import craft, transformer
 from tracr_ir.dialects.craft_exactness import verify_exactness
+from tracr_ir.dialects.craft_layout import (RESIDUAL_ATTR, ResidualLayout, cleaning_mlp,
+                                            cleanings, occupants)
 from tracr_ir.errors import PipelineError
 from tracr_ir.interpreters.craft import embedding_tables
 from tracr_ir.dialects.transformer import HeadAttr, MLPOp, SparseAttr, WeightsAttr
 from tracr_ir.model import Label, Output
-from tracr_ir.passes.craft_layout_residual import RESIDUAL_ATTR
+from tracr_ir.passes.craft_allocate_layers import OPTIMAL_ATTR
 
 LAYER_NORM_PLAN = "layer_norm_plan"  # craft-layer-norm's plan, applied by transformer-layer-norm
 
@@ -69,21 +77,24 @@ def _placed(shape: tuple[int, int], rows: np.ndarray, cols: np.ndarray,
     return SparseAttr.from_entries(shape, (r, c), matrix)
 
 
-def lower_head(head: craft_blocks.AttentionHead, space: Space) -> HeadAttr:
+def lower_head(head: craft_blocks.AttentionHead, space: ResidualLayout) -> HeadAttr:
+    """A head placed at its spaces' positions (a direction without a position, read by no
+    block, is dropped)."""
     d = len(space)
-    q, k, v, o = (space.indices(s) for s in (head.query_space, head.key_space,
-                                             head.value_space, head.out_space))
+    (kq, q), (kk, k), (kv, v), (ko, o) = (space.placement(s) for s in (
+        head.query_space, head.key_space, head.value_space, head.out_space))
+    w_qk, w_ov = head.w_qk[np.ix_(kq, kk)], head.w_ov[np.ix_(kv, ko)]
     n_qk, n_vo = min(len(q), len(k)), min(len(v), len(o))
     at, eye_qk, eye_vo = np.arange, np.eye(n_qk), np.eye(n_vo)
     if len(q) <= len(k):
         w_q, w_k = _placed((d, n_qk), q, at(n_qk), eye_qk), _placed((d, n_qk), k, at(n_qk),
-                                                                    head.w_qk.T)
+                                                                    w_qk.T)
     else:
-        w_q, w_k = _placed((d, n_qk), q, at(n_qk), head.w_qk), _placed((d, n_qk), k, at(n_qk),
-                                                                       eye_qk)
+        w_q, w_k = _placed((d, n_qk), q, at(n_qk), w_qk), _placed((d, n_qk), k, at(n_qk),
+                                                                  eye_qk)
     if len(v) <= len(o):
         w_v, w_o = _placed((d, n_vo), v, at(n_vo), eye_vo), _placed((n_vo, d), at(n_vo), o,
-                                                                    head.w_ov)
+                                                                    w_ov)
     else:
         w_v, w_o = _placed((d, n_vo), v, at(n_vo), head.w_ov), _placed((n_vo, d), at(n_vo), o,
                                                                        eye_vo)
@@ -91,15 +102,18 @@ def lower_head(head: craft_blocks.AttentionHead, space: Space) -> HeadAttr:
     return HeadAttr(StringAttr(head.label), weights)
 
 
-def lower_mlps(layer: int, mlps: Sequence[craft_blocks.MLPBlock], space: Space) -> MLPOp:
+def lower_mlps(layer: int, mlps: Sequence[craft_blocks.MLPBlock],
+               space: ResidualLayout) -> MLPOp:
     """The MLPs of one layer side by side: each block's hidden units are a column range of
     w_1 (its input space's rows) and a row range of w_2 (its output space's columns)."""
     d, hidden = len(space), sum(m.w1.shape[1] for m in mlps)
     w_1, w_2, start = [], [], 0
     for m in mlps:
         units = np.arange(start, start + m.w1.shape[1])
-        w_1.append(_entries((d, hidden), space.indices(m.in_space), units, m.w1))
-        w_2.append(_entries((hidden, d), units, space.indices(m.out_space), m.w2))
+        keep_in, rows = space.placement(m.in_space)
+        keep_out, cols = space.placement(m.out_space)
+        w_1.append(_entries((d, hidden), rows, units, m.w1[keep_in, :]))
+        w_2.append(_entries((hidden, d), units, cols, m.w2[:, keep_out]))
         start += m.w1.shape[1]
     weights = WeightsAttr.get({
         "w_1": _joined((d, hidden), w_1), "b_1": SparseAttr.from_entries((hidden,), [[]], []),
@@ -126,7 +140,7 @@ def lower_program(program: craft.ProgramOp) -> transformer.ModelOp:
     if RESIDUAL_ATTR not in program.attributes:
         raise PipelineError("lower-craft-to-transformer needs craft-layout-residual first")
     verify_exactness(program)
-    space = Space(program.attributes[RESIDUAL_ATTR].data)  # type: ignore[attr-defined]
+    space = ResidualLayout.of(program.attributes[RESIDUAL_ATTR])
     placed: dict[int, tuple[list[HeadAttr], list[craft_blocks.MLPBlock]]] = {}
     for op in program.block.ops:
         if not isinstance(op, craft.CraftOp):
@@ -146,6 +160,9 @@ def lower_program(program: craft.ProgramOp) -> transformer.ModelOp:
             heads.append(lower_head(block, space))
         else:
             mlps.append(block)
+    blocks = [op for op in program.block.ops if isinstance(op, craft.CraftOp)]
+    for layer, directions in cleanings(occupants(program, blocks), space).items():
+        placed.setdefault(layer, ([], []))[1].append(cleaning_mlp(directions))
     token, position = embedding_tables(program, space)
     embed = WeightsAttr.get({"token": SparseAttr.from_array(token),
                              "position": SparseAttr.from_array(position)})
@@ -156,9 +173,12 @@ def lower_program(program: craft.ProgramOp) -> transformer.ModelOp:
     out_space = program.output.value.type.space  # type: ignore[attr-defined]
     kind = "numerical" if program.output.value.type.is_numerical else "categorical"  # type: ignore[attr-defined]
     ops.append(transformer.UnembedOp(Output(kind, tuple(Label.of(d) for d in out_space))))
-    return transformer.ModelOp(program.vocab_values, program.length, program.bos.data,
-                               program.pad.data, program.is_causal,
-                               [Label.of(d) for d in space], Region(Block(ops)))
+    model = transformer.ModelOp(program.vocab_values, program.length, program.bos.data,
+                                program.pad.data, program.is_causal,
+                                [Label.of(d) for d in space.final], Region(Block(ops)))
+    if OPTIMAL_ATTR in program.attributes:
+        model.attributes[OPTIMAL_ATTR] = program.attributes[OPTIMAL_ATTR]
+    return model
 
 
 @dataclass(frozen=True)

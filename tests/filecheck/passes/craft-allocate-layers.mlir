@@ -1,7 +1,10 @@
 // RUN: tracr-opt %s -p rasp-infer-values,lower-rasp-to-craft,craft-allocate-layers | filecheck %s
 // RUN: tracr-opt %s -p 'rasp-infer-values,lower-rasp-to-craft,craft-allocate-layers{strategy=solver}' | filecheck %s
-// RUN: tracr-opt %s -p rasp-infer-values,lower-rasp-to-craft,craft-allocate-layers,craft-layout-residual | filecheck %s --check-prefix=LAYOUT
-// RUN: tracr-opt %s -p rasp-infer-values,lower-rasp-to-craft,craft-allocate-layers,craft-layout-residual,lower-craft-to-transformer | filecheck %s --check-prefix=MODEL
+// RUN: tracr-opt %s -p rasp-infer-values,lower-rasp-to-craft,craft-allocate-layers | filecheck %s --check-prefix=GREEDY
+// RUN: tracr-opt %s -p 'rasp-infer-values,lower-rasp-to-craft,craft-allocate-layers{strategy=solver}' | filecheck %s --check-prefix=SOLVER
+// RUN: tracr-opt %s -p 'rasp-infer-values,lower-rasp-to-craft,craft-allocate-layers,craft-layout-residual{reuse=false}' | filecheck %s --check-prefix=LAYOUT
+// RUN: tracr-opt %s -p 'rasp-infer-values,lower-rasp-to-craft,craft-allocate-layers,craft-layout-residual{reuse=false},lower-craft-to-transformer' | filecheck %s --check-prefix=MODEL
+// RUN: tracr-opt %s -p 'rasp-infer-values,lower-rasp-to-craft,craft-allocate-layers{strategy=solver},craft-layout-residual,lower-craft-to-transformer' | filecheck %s --check-prefix=SOLVED-MODEL
 // RUN: tracr-opt %s -p rasp-infer-values,lower-rasp-to-craft,craft-allocate-layers,craft-layout-residual,lower-craft-to-transformer | tracr-run - --input "3 1 2" --input "2 3" | filecheck %s --check-prefix=OUT
 // RUN: not tracr-opt %s -p rasp-infer-values,lower-rasp-to-craft,lower-craft-to-transformer 2>&1 | filecheck %s --check-prefix=ORDER
 // RUN: not tracr-opt %s -p 'rasp-infer-values,lower-rasp-to-craft,craft-allocate-layers{strategy=magic}' 2>&1 | filecheck %s --check-prefix=STRATEGY
@@ -28,7 +31,10 @@ builtin.module {
 // CHECK:      %parity = craft.categorical_mlp "parity_6" layer {{[01]}}
 // CHECK:      %sum = craft.sequence_map_mlp "sum_7" layer 2
 
-// LAYOUT:     residual = #craft.directions<[one, bos, tokens:1, tokens:2, tokens:3, indices:0, indices:1, indices:2, target_pos_2_share, target_pos_2:0, target_pos_2:1, target_pos_2:2, target_pos_2:3, parity_6:0, parity_6:1, sort_4:1, sort_4:2, sort_4:3, double_5:2, double_5:4, double_5:6, sum_7:2, sum_7:3, sum_7:4, sum_7:5, sum_7:6, sum_7:7]>
+// GREEDY:     attributes {proven_optimal = ["layers"]}
+// SOLVER:     attributes {proven_optimal = ["layers", "heads", "mlp_hidden", "residual"]}
+
+// LAYOUT:     residual = #craft.residual<[one, bos, tokens:1, tokens:2, tokens:3, indices:0, indices:1, indices:2, target_pos_2_share, target_pos_2:0, target_pos_2:1, target_pos_2:2, target_pos_2:3, parity_6:0, parity_6:1, sort_4:1, sort_4:2, sort_4:3, double_5:2, double_5:4, double_5:6, sum_7:2, sum_7:3, sum_7:4, sum_7:5, sum_7:6, sum_7:7]>
 
 // MODEL:      transformer.model vocab {1, 2, 3} max_seq_len 3 bos "BOS" pad "PAD" causal false  // width 27, 3 layers, heads [1, 1, 0], mlp hidden [11, 6, 12]
 // MODEL:      transformer.attention layer 0 {
@@ -40,6 +46,10 @@ builtin.module {
 // MODEL:      transformer.attention layer 2 {}
 // MODEL:      transformer.mlp layer 2 "sum_7"
 // MODEL:      transformer.unembed categorical [sum_7:2, sum_7:3, sum_7:4, sum_7:5, sum_7:6, sum_7:7]
+
+// The solver's placement, with reuse (the default layout): 20 positions instead of 27.
+// SOLVED-MODEL: transformer.model {{.*}} // width 20, 3 layers
+// SOLVED-MODEL: attributes {proven_optimal = ["layers", "heads", "mlp_hidden", "residual"]}
 
 // sort([3, 1, 2]) = [1, 2, 3]; doubled plus index parity.
 // OUT:        [2, 5, 6]

@@ -1,7 +1,8 @@
-// RUN: tracr-opt %s -p craft-allocate-layers,craft-layout-residual,craft-layer-norm | filecheck %s
-// RUN: tracr-opt %s -p craft-allocate-layers,craft-layout-residual,craft-layer-norm,lower-craft-to-transformer,transformer-layer-norm | filecheck %s --check-prefix=MODEL
-// RUN: sed -e 's/tolerance 2.4e-05/tolerance 4.904632568359375e-05/' %s | not tracr-opt -p craft-allocate-layers,craft-layout-residual,craft-layer-norm 2>&1 | filecheck %s --check-prefix=TIGHT
-// RUN: not tracr-opt %s -p craft-allocate-layers,craft-layout-residual,lower-craft-to-transformer,transformer-layer-norm 2>&1 | filecheck %s --check-prefix=NOPLAN
+// RUN: tracr-opt %s -p craft-allocate-layers,craft-layout-residual{reuse=false},craft-layer-norm | filecheck %s
+// RUN: tracr-opt %s -p craft-allocate-layers,craft-layout-residual{reuse=false},craft-layer-norm,lower-craft-to-transformer,transformer-layer-norm | filecheck %s --check-prefix=MODEL
+// RUN: sed -e 's/tolerance 2.4e-05/tolerance 4.904632568359375e-05/' %s | not tracr-opt -p craft-allocate-layers,craft-layout-residual{reuse=false},craft-layer-norm 2>&1 | filecheck %s --check-prefix=TIGHT
+// RUN: not tracr-opt %s -p craft-allocate-layers,craft-layout-residual{reuse=false},lower-craft-to-transformer,transformer-layer-norm 2>&1 | filecheck %s --check-prefix=NOPLAN
+// RUN: not tracr-opt %s -p craft-allocate-layers,craft-layout-residual,craft-layer-norm 2>&1 | filecheck %s --check-prefix=REUSE
 
 // lib.make_frac_prevs(tokens == "x") (vocab {"x", "y"}, max_seq_len 5) with half the mean's
 // tolerance (rasp-annotate-precision{share=0.5}): craft-layer-norm proves it exact under a
@@ -16,7 +17,7 @@ builtin.module {
   }
 }
 
-// CHECK:      residual = #craft.directions<[{{.*}}frac_prevs_3, ln_zero, ln_mean, ln_ballast_pos, ln_ballast_neg]>
+// CHECK:      residual = #craft.residual<[{{.*}}frac_prevs_3, ln_zero, ln_mean, ln_ballast_pos, ln_ballast_neg]>
 // CHECK-SAME: layer_norm_plan = {eps = 1.000000e-05 : f64, ballast = {{[0-9.]+}} : f64, scale = 8.192000e+03 : f64, centres = {frac_prevs_3 = {{[0-9.]+}} : f64}, deviations = [{{.*}}]}
 
 // MODEL:      transformer.model {{.*}} width 15, 2 layers, heads [0, 1]
@@ -27,3 +28,5 @@ builtin.module {
 // TIGHT: craft.numerical_attention 'frac_prevs_3': its output can be {{.*}} off, but the program output under layer_norm needs it within 5e-05
 
 // NOPLAN: transformer-layer-norm needs craft-layer-norm before lower-craft-to-transformer
+
+// REUSE: craft-layer-norm needs a residual without reuse ({{[0-9]+}} positions are shared): run craft-layout-residual{reuse=false} before it
