@@ -20,9 +20,10 @@ them and is wrong there (tracr gives a mean of 0/1 values the set {v / n}, witho
 k > 1: a map of such a mean has fewer steps in tracr than the function needs).
 
 Not yet no wider (skipped, see `selector_reads_an_aggregate`): a categorical Aggregate read
-directly by a Select. Its heads need exact keys and queries, so we snap the mean with an MLP
-(two neurons per value) where tracr has no MLP at all; asking the head for `EXACT` instead is
-within a few times the float32 rounding of its softmax and fails for nested Aggregates.
+by a Select, directly or through Maps and SequenceMaps. Heads need exact keys and queries,
+so we snap the noisy value with an MLP (two neurons per value or pair) where tracr has no
+MLP, or one neuron per value; asking the head for `EXACT` instead is within a few times the
+float32 rounding of its softmax and fails for nested Aggregates.
 """
 
 from __future__ import annotations
@@ -92,9 +93,17 @@ def refined_values(program, vocab, max_seq_len: int) -> dict[str, set]:
 
 
 def selector_reads_an_aggregate(program) -> bool:
-    return any(isinstance(node, rasp.Select) and any(
-        isinstance(c, rasp.Aggregate) and rasp.is_categorical(c) for c in node.children)
-        for node in rasp.walk(program))
+    """A Select whose keys or queries are a categorical Aggregate, or computed from one by
+    Maps and SequenceMaps (noisy values that a selector reads exactly)."""
+    noisy: set[str] = set()
+    for node in rasp.walk(program):  # operands first
+        if (isinstance(node, rasp.Aggregate) and rasp.is_categorical(node)) or (
+                isinstance(node, (rasp.Map, rasp.SequenceMap))
+                and any(c.label in noisy for c in node.children)):
+            noisy.add(node.label)
+        if isinstance(node, rasp.Select) and any(c.label in noisy for c in node.children):
+            return True
+    return False
 
 
 def mixed_sign_numerical_map(program, vocab, max_seq_len: int) -> bool:

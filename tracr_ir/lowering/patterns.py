@@ -13,11 +13,14 @@ pattern first, so it wins for the ops it matches; patterns for ops of a user's o
 are registered the same way.
 
 Default lowerings:
-- Map: categorical input -> `craft.categorical_mlp` (lookup); numerical input ->
+- Map: categorical input -> `craft.categorical_mlp` (lookup: `direct`, one neuron per output
+  value, where its passed-on input error is within the readers' need, which `reads` asks of
+  the input by `direct_tolerance`; else snapped); numerical input ->
   `craft.linear_mlp` when the table is affine, else the discretising `craft.numerical_mlp`
   (if its float32 error misses what the readers need: discretise to the output values, then
   look up). A constant table on a never-None input is a `craft.constant_mlp`.
-- SequenceMap: `craft.sequence_map_mlp` of the categorical forms; the same s-op twice is a Map.
+- SequenceMap: `craft.sequence_map_mlp` of the categorical forms (`direct`, one neuron per
+  pair, or snapped, as a Map's lookup); the same s-op twice is a Map.
 - LinearSequenceMap: `craft.linear_mlp` of the numerical forms (then a discretising MLP for a
   categorical output), or a `craft.sequence_map_mlp` table if both operands are categorical.
 - Full: `craft.constant_mlp`.
