@@ -10,6 +10,7 @@ our model (`compile_rasp_to_model`, greedy allocator) and tracr's (its own `lib`
 `compiler_bos="BOS"`, `compiler_pad="PAD"`, `mlp_exactness=100`) are measured the same way:
 
 - layers; heads and MLP hidden: the per-layer maxima (tracr pads every layer to them);
+  mlp sum: the hidden units of all MLP layers (tracr's without its padding columns);
   residual width; dense params (ours: `stats()["dense_params"]`, the count if padded as tracr
   pads; tracr: its haiku parameter count); non-zero params;
 - compile ms: the median of compiles 2..`--repeat` of the same program; 1st compile ms: the
@@ -123,6 +124,7 @@ def measure_ours(case: LibCase, n: int, inputs: list[list[Any]], wants: list[lis
     pad_acc, pad_err = _accuracy(batch, wants, numerical, tol, skip_none=False)
     return {
         **{k: stats[k] for k in SIZE_KEYS}, "params": stats["params"],
+        "mlp_total": sum(stats["mlp_hidden_per_layer"]),
         "compile_s": secs, "compile_first_s": first,
         "b50_ms": _forward_ms(lambda: fwd(model.params, ids, visible)),
         "seq_acc": acc, "pad_acc": pad_acc,
@@ -171,6 +173,7 @@ COLUMNS = [  # (title, key, format)
     ("layers", "layers", "{:d}"),
     ("heads", "heads", "{:d}"),
     ("mlp hid", "mlp_hidden", "{:d}"),
+    ("mlp sum", "mlp_total", "{:d}"),
     ("resid", "residual", "{:d}"),
     ("dense params", "dense_params", "{:d}"),
     ("nnz params", "nonzero_params", "{:d}"),
@@ -180,8 +183,8 @@ COLUMNS = [  # (title, key, format)
     ("seq acc", "seq_acc", "{:.2f}"),
     ("pad acc", "pad_acc", "{:.2f}"),
 ]
-RATIO_KEYS = ("layers", "heads", "mlp_hidden", "residual", "dense_params", "nonzero_params",
-              "compile_s", "compile_first_s", "b50_ms")
+RATIO_KEYS = ("layers", "heads", "mlp_hidden", "mlp_total", "residual", "dense_params",
+              "nonzero_params", "compile_s", "compile_first_s", "b50_ms")
 
 
 TIME_KEYS = ("compile_s", "compile_first_s", "b50_ms")

@@ -3,7 +3,10 @@
 - `TRACR_LIB`: each lib program of `tests/lib_cases.py` built from tracr's own `lib` and
   `rasp` (tracr compiles only its own classes), by case name, as `max_seq_len -> program`.
 - `to_tracr(program)`: a `tracr_ir.rasp` program rebuilt node by node from tracr's classes
-  (same kinds, functions, predicates, encodings, defaults and names), for random programs.
+  (same kinds, functions, predicates, encodings, defaults and names), for random programs;
+  `to_tracr_with_labels` also maps each node's label to its tracr node's label.
+- `tracr_mlp_block_widths`, `our_mlp_block_widths`: MLP hidden units per s-op and per layer,
+  tracr's from its own compiler steps (before padding), ours from the craft stage.
 - `compile_tracr`, `tracr_apply`, `tracr_batch`, `tracr_stats`: tracr's compiler and models
   with its conventions: inputs start with the compiler BOS, `decoded[0]` is the BOS, a padded
   batch is right-padded with the PAD id (tracr does not mask it), numerical outputs are floats.
@@ -68,10 +71,17 @@ def to_tracr(program: rasp.RASPExpr) -> trasp.RASPExpr:
     Names are copied (tracr's graph keys on `label`, which adds a unique id, so repeated
     names are fine); the encoding annotation is copied onto every s-op.
     """
+    return to_tracr_with_labels(program)[0]
+
+
+def to_tracr_with_labels(program: rasp.RASPExpr) -> tuple[trasp.RASPExpr, dict[str, str]]:
+    """`to_tracr(program)` and, for each node, our label -> the label of its tracr node."""
     memo: dict[int, trasp.RASPExpr] = {}
+    labels: dict[str, str] = {}
     for node in rasp.walk(program):
         memo[id(node)] = _translate(node, [memo[id(c)] for c in node.children])
-    return memo[id(program)]
+        labels[node.label] = memo[id(node)].label
+    return memo[id(program)], labels
 
 
 def _translate(node: rasp.RASPExpr, args: list[trasp.RASPExpr]) -> trasp.RASPExpr:
@@ -120,17 +130,83 @@ def compile_tracr(program: trasp.SOp, vocab: Any, max_seq_len: int) -> Any:
 
 def tracr_stats(model: Any) -> dict[str, Any]:
     """Sizes in the terms of our `stats()`: heads and MLP hidden are the per-layer maxima
-    (tracr pads every layer to them), params the haiku parameter count."""
+    (tracr pads every layer to them), mlp_total the unpadded hidden units of all layers
+    (`tracr_mlp_widths`), params the haiku parameter count."""
     cfg = model.model_config
     leaves = jax.tree_util.tree_leaves(model.params)
     return {
         "layers": cfg.num_layers,
         "heads": cfg.num_heads,
         "mlp_hidden": cfg.mlp_hidden_size,
+        "mlp_total": sum(tracr_mlp_widths(model)),
         "residual": len(model.residual_labels),
         "dense_params": int(sum(x.size for x in leaves)),
         "nonzero_params": int(sum(np.count_nonzero(np.asarray(x)) for x in leaves)),
     }
+
+
+def tracr_mlp_widths(model: Any) -> list[int]:
+    """tracr's hidden units per MLP layer: the columns of its MLP weights that are not
+    padding (nonzero in either matrix)."""
+    widths = []
+    for name, layer in model.params.items():
+        if name.endswith("mlp/linear_1"):
+            w1 = np.asarray(layer["w"])
+            w2 = np.asarray(model.params[name.replace("linear_1", "linear_2")]["w"])
+            widths.append(int(((np.abs(w1).sum(axis=0) > 0) | (np.abs(w2).sum(axis=1) > 0)).sum()))
+    return widths
+
+
+def tracr_mlp_block_widths(program, vocab, max_seq_len: int
+                 ) -> tuple[dict[str, int], list[int], dict[str, set | None]]:
+    """tracr's hidden units per s-op label and per MLP layer, and its value sets (its
+    compiler's steps up to the layer allocation)."""
+    from tracr.compiler import (basis_inference, craft_graph_to_model, expr_to_craft_graph,
+                                nodes, rasp_to_graph)
+    from tracr.craft import bases, transformers
+
+    extracted = rasp_to_graph.extract_rasp_graph(program)
+    graph = extracted.graph
+    basis_inference.infer_bases(graph, extracted.sink, set(vocab), max_seq_len)
+    expr_to_craft_graph.add_craft_components_to_rasp_graph(
+        graph, bos_dir=bases.BasisDirection("tokens", BOS), mlp_exactness=MLP_EXACTNESS)
+    allocation = craft_graph_to_model._allocate_modules_to_layers(graph, extracted.sources)
+    values = {label: graph.nodes[label].get(nodes.VALUE_SET) for label in graph.nodes}
+    by_label: dict[str, int] = {}
+    by_layer: dict[int, int] = {}
+    for label, layer in allocation.items():
+        block = graph.nodes[label].get(nodes.MODEL_BLOCK)
+        parts = block.blocks if isinstance(block, transformers.SeriesWithResiduals) else [block]
+        for offset, part in enumerate(parts):
+            if isinstance(part, transformers.MLP):
+                width = part.fst.output_space.num_dims
+                by_label[label] = by_label.get(label, 0) + width
+                by_layer[layer + offset] = by_layer.get(layer + offset, 0) + width
+    layers = [by_layer.get(i, 0) for i in range(1, max(by_layer, default=0) + 1, 2)]
+    return by_label, layers, values
+
+
+def our_mlp_block_widths(program, vocab, max_seq_len: int,
+                         labels) -> tuple[dict[str, int], list[int]]:
+    """Our hidden units per s-op label (an MLP counts for the longest label its own label
+    equals or extends with `_`; under None if there is none) and per layer."""
+    from tracr_ir.dialects import craft
+    from tracr_ir.testing import compile_to_stage
+
+    module = compile_to_stage(program, vocab, max_seq_len, "craft")
+    by_label = dict.fromkeys(labels, 0)
+    by_layer: dict[int, int] = {}
+    for op in module.walk():
+        if not isinstance(op, craft.CraftOp) or craft.block_kind(op) == "attention":
+            continue
+        block = op.block(max_seq_len)
+        width = len((block.mlp if craft.block_kind(op) == "selector_width" else block)
+                    .hidden_space)
+        own = [t for t in labels if op.label_text == t or op.label_text.startswith(f"{t}_")]
+        key = max(own, key=len) if own else None  # None: a helper named otherwise
+        by_label[key] = by_label.get(key, 0) + width
+        by_layer[op.layer_index] = by_layer.get(op.layer_index, 0) + width
+    return by_label, [by_layer.get(i, 0) for i in range(max(by_layer, default=-1) + 1)]
 
 
 def tracr_apply(model: Any, xs: Sequence[Any],

@@ -82,7 +82,7 @@ def width_by_lookup():
 WIDTH_BY_LOOKUP = """
 CHECK:      craft.program
 CHECK-NEXT:   %[[L:hist_[0-9]+]]_cat = craft.selector_width "[[L]]_cat" select [(%tokens, %tokens EQ)] : !craft.space<{{.}}[[L]]_cat:1, [[L]]_cat:2, [[L]]_cat:3, [[L]]_cat:4]>
-CHECK-NEXT:   %hist = craft.categorical_mlp "[[L]]" %[[L]]_cat {1 -> 1, 2 -> 2, 3 -> 3, 4 -> 4} : !craft.space<{{.}}[[L]]]>
+CHECK-NEXT:   %hist = craft.categorical_mlp "[[L]]" %[[L]]_cat {1 -> 1, 2 -> 2, 3 -> 3, 4 -> 4} direct : !craft.space<{{.}}[[L]]]>
 CHECK-NEXT:   craft.output %hist
 """
 

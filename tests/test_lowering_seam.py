@@ -3,8 +3,6 @@ rules the seam keeps for ops it does not know (user dialects)."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 
 import pytest
 from xdsl.dialects.builtin import ModuleOp
@@ -23,7 +21,7 @@ from tracr_ir.interpreters.rasp import register_interpreter, unregister_interpre
 from tracr_ir.lowering.patterns import LowerMap, register_lowering, unregister_lowering
 from tracr_ir.passes.rasp_infer_values import (register_inference, set_result_values,
                                                unregister_inference)
-from tracr_ir.universe import PASSES, register_dialect, unregister_dialect, unregister_pass
+from tracr_ir.universe import register_dialect, unregister_dialect
 
 ANALYSES = ("rasp-infer-values,rasp-refine-values,rasp-prove-facts,rasp-normalize-selectors,"
             "rasp-annotate-precision")
@@ -62,23 +60,14 @@ def to_ir_inferred(program, vocab):
 
 
 def test_a_pass_after_the_analyses_gets_them_recomputed():
-    """`rasp-fuse-maps` (the custom pass tutorial) rewrites the annotated maps into one
-    without `needs`; the lowering notices and annotates again instead of dropping it."""
-    loaded = "rasp-fuse-maps" not in PASSES  # another test file may have registered it
-    if loaded:
-        path = Path(__file__).parents[1] / "examples" / "custom_pass" / "rasp_fuse_maps.py"
-        spec = importlib.util.spec_from_file_location("rasp_fuse_maps_seam", path)
-        spec.loader.exec_module(importlib.util.module_from_spec(spec))
-    try:
-        x = rasp.Map(lambda v: v + 1, rasp.tokens, simplify=False)
-        y = rasp.Map(lambda v: v * 2, x, simplify=False)
-        module = run_pipeline(to_ir(y, {1, 2, 3}, 4),
-                              f"{ANALYSES},rasp-fuse-maps,lower-rasp-to-craft")
-        for xs in ([1], [3, 2, 1]):
-            assert interpret(module, xs) == rasp.evaluate(y, xs)
-    finally:
-        if loaded:
-            unregister_pass("rasp-fuse-maps")
+    """`rasp-fuse-maps` rewrites the annotated maps into one without `needs`; the lowering
+    notices and annotates again instead of dropping it."""
+    x = rasp.Map(lambda v: v + 1, rasp.tokens, simplify=False)
+    y = rasp.Map(lambda v: v * 2, x, simplify=False)
+    module = run_pipeline(to_ir(y, {1, 2, 3}, 4),
+                          f"{ANALYSES},rasp-fuse-maps,lower-rasp-to-craft")
+    for xs in ([1], [3, 2, 1]):
+        assert interpret(module, xs) == rasp.evaluate(y, xs)
 
 
 def test_a_replaced_lowering_is_used_and_its_precision_rule_too():

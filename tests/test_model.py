@@ -55,9 +55,10 @@ def test_never_more_layers_than_tracr(case):
     assert model.stats()["layers"] <= TRACR_LAYERS[case.name]
 
 
-def test_shuffle_dyck2_needs_seven_layers_not_eight():
+def test_shuffle_dyck2_needs_six_layers_not_eight():
+    """rasp-fuse-maps shortens its critical path by one (7 without it; tracr: 8)."""
     case = LIB_BY_NAME["make_shuffle_dyck2"]
-    assert compile_rasp_to_model(case.make(5), case.vocab, 5).stats()["layers"] == 7
+    assert compile_rasp_to_model(case.make(5), case.vocab, 5).stats()["layers"] == 6
 
 
 @pytest.mark.parametrize("name", ["make_shuffle_dyck2", "make_sort_freq", "make_nary_sequencemap"])

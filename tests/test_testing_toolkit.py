@@ -147,6 +147,7 @@ PASS_STAGES = {
     "rasp-infer-values": "to_ir",
     "rasp-verify-causal": "rasp",
     "rasp-refine-values": "rasp",
+    "rasp-fuse-maps": "rasp",
     "rasp-prove-facts": "rasp",
     "rasp-normalize-selectors": "rasp",
     "rasp-annotate-precision": "rasp",

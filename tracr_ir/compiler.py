@@ -54,7 +54,7 @@ __all__ = [
 _RASP = "rasp-infer-values,rasp-verify-causal"
 #: The analyses lower-rasp-to-craft reads, each a pass of its own (printed between passes).
 _ANALYSES = "rasp-refine-values,rasp-prove-facts,rasp-normalize-selectors,rasp-annotate-precision"
-_CRAFT = (f"{_ANALYSES},lower-rasp-to-craft,craft-verify-exactness,"
+_CRAFT = (f"rasp-fuse-maps,{_ANALYSES},lower-rasp-to-craft,craft-verify-exactness,"
           "craft-allocate-layers{strategy=%s},craft-layout-residual")
 _STAGES = {
     "to_ir": "",

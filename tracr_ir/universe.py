@@ -43,6 +43,7 @@ PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "rasp-infer-values": _lazy("tracr_ir.passes.rasp_infer_values", "RaspInferValues"),
     "rasp-verify-causal": _lazy("tracr_ir.passes.rasp_verify_causal", "RaspVerifyCausal"),
     "rasp-refine-values": _lazy("tracr_ir.passes.rasp_refine_values", "RaspRefineValues"),
+    "rasp-fuse-maps": _lazy("tracr_ir.passes.rasp_fuse_maps", "RaspFuseMaps"),
     "rasp-prove-facts": _lazy("tracr_ir.passes.rasp_prove_facts", "RaspProveFacts"),
     "rasp-normalize-selectors": _lazy("tracr_ir.passes.rasp_normalize_selectors",
                                       "RaspNormalizeSelectors"),

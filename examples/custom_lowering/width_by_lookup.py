@@ -13,7 +13,8 @@ output takes only the table's values:
 ```
 %w_cat = craft.selector_width "w_2_cat" select [(%tokens, %tokens EQ)]
     : !craft.space<[w_2_cat:0, w_2_cat:1, w_2_cat:2, w_2_cat:3]>
-%w = craft.categorical_mlp "w_2" %w_cat {0 -> 0, 1 -> 1, 2 -> 2, 3 -> 3} : !craft.space<[w_2]>
+%w = craft.categorical_mlp "w_2" %w_cat {0 -> 0, 1 -> 1, 2 -> 2, 3 -> 3} direct
+    : !craft.space<[w_2]>
 ```
 The built-in pattern takes this route only when the direct decoding's float32 error misses
 what the width's readers need; this one always does (one more MLP, often one more layer).

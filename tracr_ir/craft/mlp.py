@@ -11,6 +11,14 @@ z = a sum of its one-hot coordinates, with ideal values 0 or 1 (2 for pairs), th
 centred half-way. Its output is therefore exact for any input within l1 distance 1/4 of a
 one-hot (`numerics.CATEGORICAL_READ_TOLERANCE`), however many values the input has and however
 many blocks precede it. The price is two hidden neurons per step instead of one.
+
+Direct lookups (`direct=True`) do not snap: one neuron relu(z) per output value (per value
+pair for a sequence map, per sign for a numerical output), as tracr builds them, so the
+output is as exact as the input (the output bound carries the input error, amplified as each
+construction's docstring derives). The lowering chooses the direct form of a block whenever
+that bound is within what the block's readers need (`LoweringState.lookup`), which it always
+is for exact inputs (tokens, indices, MLP outputs): categorical lookups then never have more
+hidden neurons than tracr's.
 """
 
 from __future__ import annotations
@@ -77,6 +85,18 @@ class _Builder:
             self.neurons.append((self._hidden((k, sign)), w_in, w_out))
         n = len(self.neurons)
         self.ramps.append((n - 2, n - 1))
+
+    def unit(self, a: Coefficients, gate: float, out: Coefficients, key: Hashable) -> None:
+        """One neuron relu(sum(a[d] x_d) + gate * g) writing `out` times its activation."""
+        out = {d: c for d, c in out.items() if c != 0}
+        a = {d: c for d, c in a.items() if c != 0}
+        if not out or not (a or gate):
+            return
+        w_in = {d: float(c) for d, c in a.items()}
+        if gate:
+            w_in[ONE] = w_in.get(ONE, 0.0) + gate
+            w_in[BOS] = w_in.get(BOS, 0.0) - gate
+        self.neurons.append((self._hidden(key), w_in, dict(out)))
 
     def linear(self, a: Coefficients, out: Coefficients) -> None:
         """Exact linear map: relu(a.x) - relu(-a.x), writing `out` times a.x."""
@@ -146,7 +166,8 @@ def _lookup(table: Mapping[Any, Any], key: Any, label: str) -> Any:
 
 
 def map_categorical_mlp(in_space: Space, out_space: Space, table: Mapping[Any, Any],
-                        label: str = "map", numerical_output: bool = False) -> MLPBlock:
+                        label: str = "map", numerical_output: bool = False,
+                        direct: bool = False) -> MLPBlock:
     """Categorical -> categorical (or numerical) lookup: x -> table[x].
 
     One step per output value y (non-None, non-zero if numerical) on z_y, the sum of the
@@ -155,13 +176,15 @@ def map_categorical_mlp(in_space: Space, out_space: Space, table: Mapping[Any, A
     nothing; the zero input (None) gives z = 0 everywhere and writes nothing.
     Margin: an input within l1 distance eps of a one-hot moves z by at most eps, so
     |a| >= 1 - 2 eps and the step margin |a| - 1/2 >= 1/2 - 2 eps > 0 for eps < 1/4.
-    Hidden size 2 x (number of output values).
+    Hidden size 2 x (number of output values). `direct=True` builds `direct_lookup_mlp`.
 
     A `None` key maps the zero vector (None) to `table[None]` (an Aggregate's non-None
     default): that value's step uses z_y = (coordinates mapping to y) + g - (all
     coordinates), i.e. a = 1 - 2 (coordinates of the values not mapping to y), which is +1
     on the zero vector and on the values mapping to y, -1 on the others (same margin).
     """
+    if direct:
+        return direct_lookup_mlp(in_space, out_space, table, label, numerical_output)
     _check_numerical_out(out_space, numerical_output)
     if len(in_space.names) > 1:  # none (an s-op that is always None) or one
         raise ValueError(f"in_space must hold one s-op, got names {in_space.names}")
@@ -183,6 +206,70 @@ def map_categorical_mlp(in_space: Space, out_space: Space, table: Mapping[Any, A
         out = _output(out_space, y, numerical_output, label)
         builder.ramp({d: 2.0 for d in by_output[y]}, -1.0, out)
     return builder.build(in_space, [{d: 1.0} for d in in_space] + [{}])
+
+
+def _none_entry(table: Mapping[Any, Any], numerical_output: bool) -> Any:
+    """The value the zero vector (None) maps to: `table[None]` if given (0 counts as none for
+    a numerical output), else None."""
+    none_to = table.get(None) if None in table else None
+    return None if numerical_output and none_to == 0 else none_to
+
+
+def direct_lookup_mlp(in_space: Space, out_space: Space, table: Mapping[Any, Any],
+                      label: str = "map", numerical_output: bool = False) -> MLPBlock:
+    """Categorical -> categorical (or numerical) lookup without snapping, one neuron per
+    output value (tracr's width).
+
+    Categorical output: a neuron relu(z_y) per non-None output value y, z_y the sum of the
+    input coordinates of the values mapping to y, writing e_y. A `None` key's value y0 (the
+    zero vector's image) gets relu(g - (coordinates of the values not mapping to y0))
+    instead, 1 on the zero vector and on the values mapping to y0, 0 on the others.
+    Numerical output: f'(x) = f(x) - c (c = the `None` entry, else 0) splits into a neuron
+    relu(sum_{f' > 0} f'(x) x_x) writing +1 and relu(sum_{f' < 0} -f'(x) x_x) writing -1,
+    plus a `start` neuron writing c: at most 2 neurons without a `None` entry (tracr's
+    single relu(f(x)) is wrong for negative outputs: tracr issue #24).
+    Error (`direct_lookup_error`): at an exact one-hot every pre-activation is its ideal
+    activation (>= 0), so the output is exact up to float32 rounding. relu is 1-Lipschitz, so
+    an input x = e_v + d moves each neuron by at most the sum of |d| over its coordinates;
+    each coordinate feeds one value neuron (and the y0 neuron), so the output's l1 error is
+    at most ||d||_1 (2 ||d||_1 with a `None` entry); numerically at most max |f'| ||d||_1.
+    """
+    _check_numerical_out(out_space, numerical_output)
+    if len(in_space.names) > 1:
+        raise ValueError(f"in_space must hold one s-op, got names {in_space.names}")
+    image = {d: _lookup(table, d.value, label) for d in in_space}
+    none_to = _none_entry(table, numerical_output)
+    builder = _Builder(label, out_space)
+    if numerical_output:
+        shift = 0.0 if none_to is None else float(none_to)
+        scaled = {d: float(_output(out_space, y, True, label)[out_space[0]]) - shift
+                  for d, y in image.items()}
+        for key, sign in (("+", 1.0), ("-", -1.0)):
+            builder.unit({d: sign * c for d, c in scaled.items() if sign * c > 0}, 0.0,
+                         {out_space[0]: sign}, key)
+        builder.start({out_space[0]: shift})
+        return builder.build(in_space, [{d: 1.0} for d in in_space] + [{}])
+    if none_to is not None:
+        builder.unit({d: -1.0 for d, y in image.items() if y != none_to}, 1.0,
+                     _output(out_space, none_to, False, label), "none")
+    targets = {y for y in image.values() if y is not None and y != none_to}
+    for y in sorted_values(targets):
+        builder.unit({d: 1.0 for d, v in image.items() if v == y}, 0.0,
+                     _output(out_space, y, False, label), ("value", y))
+    return builder.build(in_space)
+
+
+def direct_lookup_error(table: Mapping[Any, Any], in_error: float,
+                        numerical_output: bool) -> float:
+    """The output error of `direct_lookup_mlp` for an input within l1 `in_error` of a
+    one-hot (without float32 rounding, which the numerical block estimates)."""
+    if in_error == 0:
+        return 0.0
+    if not numerical_output:
+        return in_error * (2 if _none_entry(table, False) is not None else 1)
+    shift = _none_entry(table, True) or 0.0
+    return in_error * max((abs(float(y or 0.0) - float(shift)) for k, y in table.items()
+                           if k is not None), default=0.0)
 
 
 def map_categorical_to_numerical_mlp(in_space: Space, out_space: Space,
@@ -287,7 +374,7 @@ def map_numerical_to_categorical_mlp(in_dir: Direction, out_space: Space,
 
 def sequence_map_mlp(in1_space: Space, in2_space: Space, out_space: Space,
                      table: Mapping[tuple[Any, Any], Any], label: str = "sequence_map",
-                     numerical_output: bool = False) -> MLPBlock:
+                     numerical_output: bool = False, direct: bool = False) -> MLPBlock:
     """Categorical x categorical -> categorical (or numerical): (x, y) -> table[(x, y)].
 
     One step per value pair (u, v) whose output is not None (non-zero if numerical), on
@@ -297,7 +384,11 @@ def sequence_map_mlp(in1_space: Space, in2_space: Space, out_space: Space,
     Margin: operands within l1 distances e1, e2 of one-hots move z by at most e1 + e2, so the
     step margin is >= 1/2 - 2 (e1 + e2) > 0 for e1 + e2 < 1/4. Hidden size 2 per pair.
     The operands must be different s-ops (a map of one s-op with itself is a `Map`).
+    `direct=True` builds `direct_sequence_map_mlp` (one neuron per pair).
     """
+    if direct:
+        return direct_sequence_map_mlp(in1_space, in2_space, out_space, table, label,
+                                       numerical_output)
     _check_numerical_out(out_space, numerical_output)
     if set(in1_space) & set(in2_space):
         raise ValueError("the operands of a sequence map must have disjoint spaces")
@@ -310,6 +401,48 @@ def sequence_map_mlp(in1_space: Space, in2_space: Space, out_space: Space,
             builder.ramp({d1: 2.0, d2: 2.0}, -3.0, _output(out_space, y, numerical_output, label))
     probes = [{d1: 1.0, d2: 1.0} for d1 in in1_space for d2 in in2_space]
     return builder.build(join(in1_space, in2_space), probes)
+
+
+def direct_sequence_map_mlp(in1_space: Space, in2_space: Space, out_space: Space,
+                            table: Mapping[tuple[Any, Any], Any],
+                            label: str = "sequence_map",
+                            numerical_output: bool = False) -> MLPBlock:
+    """Categorical x categorical map without snapping: one neuron relu(x_u + y_v - g) per
+    value pair (u, v) whose output is not None (non-zero if numerical), writing
+    e_table[(u, v)] (or the number), as tracr builds it (its width or less).
+
+    At exact one-hots the pre-activation is 1 for the pair held and <= 0 for every other,
+    so the output is exact (a None operand leaves every neuron at <= 0: nothing written).
+    Error (`direct_sequence_map_error`): relu is 1-Lipschitz, so operands e_u + d1, e_v + d2
+    move the neuron of (u', v') by at most |d1_u'| + |d2_v'|; summed over the pairs, the
+    output moves by at most M (n2 ||d1||_1 + n1 ||d2||_1), n1, n2 the operands' numbers of
+    values, M the largest output norm (1 categorical, max |f| numerical).
+    """
+    _check_numerical_out(out_space, numerical_output)
+    if set(in1_space) & set(in2_space):
+        raise ValueError("the operands of a sequence map must have disjoint spaces")
+    builder = _Builder(label, out_space)
+    for d1 in in1_space:
+        for d2 in in2_space:
+            y = _lookup(table, (d1.value, d2.value), label)
+            if y is None and not numerical_output:
+                continue
+            builder.unit({d1: 1.0, d2: 1.0}, -1.0,
+                         _output(out_space, y, numerical_output, label), (d1.value, d2.value))
+    probes = [{d1: 1.0, d2: 1.0} for d1 in in1_space for d2 in in2_space]
+    return builder.build(join(in1_space, in2_space), probes if numerical_output else None)
+
+
+def direct_sequence_map_error(table: Mapping[tuple[Any, Any], Any], sizes: tuple[int, int],
+                              errors: tuple[float, float], numerical_output: bool) -> float:
+    """The output error of `direct_sequence_map_mlp` for operands within l1 `errors` of
+    one-hots, with `sizes` values (without float32 rounding)."""
+    (n1, n2), (e1, e2) = sizes, errors
+    if e1 == 0 and e2 == 0:
+        return 0.0
+    scale = max((abs(float(y)) for y in table.values() if y is not None),
+                default=0.0) if numerical_output else 1.0
+    return scale * (n2 * e1 + n1 * e2)
 
 
 def linear_mlp(coefficients: Coefficients, out_dir: Direction, constant: float = 0.0,

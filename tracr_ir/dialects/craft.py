@@ -40,6 +40,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+from xdsl.dialects.builtin import UnitAttr
 from xdsl.ir import Attribute, Block, Dialect, Region, SSAValue
 from xdsl.irdl import (
     irdl_op_definition,
@@ -74,6 +75,7 @@ from tracr_ir.dialects.craft_base import (
     _number,
     _props,
     _SelectorOp,
+    _LookupOp,
     _TableOp,
     block_kind,
     format_direction,
@@ -101,18 +103,19 @@ __all__ = [
 ### Ops.
 
 @irdl_op_definition
-class CategoricalMLPOp(exactness.TableBounds, _TableOp):
-    """`%y = craft.categorical_mlp "map_1" %x {1 -> "a", 2 -> none} : !craft.space<[...]>`:
-    a lookup from a categorical s-op to a categorical or numerical one
-    (`craft.mlp.map_categorical_mlp`)."""
+class CategoricalMLPOp(exactness.TableBounds, _LookupOp):
+    """`%y = craft.categorical_mlp "map_1" %x {1 -> "a", 2 -> none} [direct] : !craft.space<[...]>`:
+    a lookup from a categorical s-op to a categorical or numerical one, snapped
+    (`craft.mlp.map_categorical_mlp`) or `direct` (`craft.mlp.direct_lookup_mlp`)."""
 
     name = "craft.categorical_mlp"
     KIND: ClassVar[str] = "mlp"
     input = operand_def(SpaceType)
 
     def __init__(self, label: str, input: SSAValue, table: dict, out: Sequence[Direction] | Space,
-                 layer: int | None = None):
-        self._init(label, [input], out, layer, table=TableAttr.from_dict(table))
+                 layer: int | None = None, direct: bool = False):
+        self._init(label, [input], out, layer, table=TableAttr.from_dict(table),
+                   **({"direct": UnitAttr()} if direct else {}))
 
     def verify_(self) -> None:
         if _space(self.input).is_numerical:
@@ -127,7 +130,7 @@ class CategoricalMLPOp(exactness.TableBounds, _TableOp):
     def build_block(self, max_seq_len: int) -> craft_blocks.MLPBlock:
         return craft_mlp.map_categorical_mlp(
             _space(self.input).space, self.out_space, self.table.as_dict(), self.label_text,
-            numerical_output=_space(self.output).is_numerical)
+            numerical_output=_space(self.output).is_numerical, direct=self.is_direct)
 
 
 @irdl_op_definition
@@ -179,9 +182,10 @@ class NumericalMLPOp(exactness.DiscretiseBounds, _TableOp):
 
 
 @irdl_op_definition
-class SequenceMapMLPOp(exactness.TableBounds, _TableOp):
-    """`%z = craft.sequence_map_mlp "f_1" %x, %y {(1, "a") -> 2} : ...`: a categorical x
-    categorical map, one step per value pair (`craft.mlp.sequence_map_mlp`)."""
+class SequenceMapMLPOp(exactness.TableBounds, _LookupOp):
+    """`%z = craft.sequence_map_mlp "f_1" %x, %y {(1, "a") -> 2} [direct] : ...`: a
+    categorical x categorical map, one step per value pair (`craft.mlp.sequence_map_mlp`), or
+    one neuron per pair if `direct` (`craft.mlp.direct_sequence_map_mlp`)."""
 
     name = "craft.sequence_map_mlp"
     KIND: ClassVar[str] = "mlp"
@@ -189,8 +193,10 @@ class SequenceMapMLPOp(exactness.TableBounds, _TableOp):
     snd = operand_def(SpaceType)
 
     def __init__(self, label: str, fst: SSAValue, snd: SSAValue, table: dict,
-                 out: Sequence[Direction] | Space, layer: int | None = None):
-        self._init(label, [fst, snd], out, layer, table=TableAttr.from_dict(table))
+                 out: Sequence[Direction] | Space, layer: int | None = None,
+                 direct: bool = False):
+        self._init(label, [fst, snd], out, layer, table=TableAttr.from_dict(table),
+                   **({"direct": UnitAttr()} if direct else {}))
 
     def verify_(self) -> None:
         if _space(self.fst).is_numerical or _space(self.snd).is_numerical:
@@ -204,7 +210,7 @@ class SequenceMapMLPOp(exactness.TableBounds, _TableOp):
         return craft_mlp.sequence_map_mlp(
             _space(self.fst).space, _space(self.snd).space, self.out_space,
             self.table.as_dict(), self.label_text,
-            numerical_output=_space(self.output).is_numerical)
+            numerical_output=_space(self.output).is_numerical, direct=self.is_direct)
 
 
 @irdl_op_definition

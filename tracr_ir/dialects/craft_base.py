@@ -25,7 +25,7 @@ import weakref
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from xdsl.dialects.builtin import IntegerAttr, IntegerType, StringAttr, i64
+from xdsl.dialects.builtin import IntegerAttr, IntegerType, StringAttr, UnitAttr, i64
 from xdsl.ir import Attribute, Data, ParametrizedAttribute, SSAValue, TypeAttribute
 from xdsl.irdl import (
     IRDLOperation,
@@ -460,6 +460,30 @@ class _TableOp(CraftOp):
             elif res is not None and res not in allowed:
                 raise VerifyException(f"{self.name} '{self.label_text}': output "
                                       f"{format_value(res)} has no direction in the result")
+
+
+class _LookupOp(_TableOp):
+    """A table op over categorical operands, snapped (default) or `direct` (the keyword
+    after the table: one hidden neuron per output value or pair, no snapping)."""
+
+    direct = opt_prop_def(UnitAttr)
+    PAYLOAD_PROPS: ClassVar[tuple[str, ...]] = ("table", "direct")
+
+    @property
+    def is_direct(self) -> bool:
+        return self.direct is not None
+
+    def print_payload(self, printer: Printer) -> None:
+        super().print_payload(printer)
+        if self.is_direct:
+            printer.print_string(" direct")
+
+    @classmethod
+    def parse_payload(cls, parser: Parser) -> dict[str, Attribute]:
+        props = super().parse_payload(parser)
+        if parser.parse_optional_keyword("direct") is not None:
+            props["direct"] = UnitAttr()
+        return props
 
 
 class _SelectorOp(CraftOp):

@@ -9,6 +9,7 @@ Every craft op states (mixins below, one per construction family):
 | op | operands may carry | output error |
 |---|---|---|
 | categorical_mlp, sequence_map_mlp | l1 1/16 each | 0 (categorical), the block's float32 estimate (numerical) |
+| the same, `direct` | anything finite | the operands' errors passed on (`direct_lookup_error`, `direct_sequence_map_error`), plus the float32 estimate (numerical) |
 | numerical_mlp | its `input_error` (< half the smallest gap between keys whose outputs differ) | as above |
 | linear_mlp | anything finite | sum abs(f_i) e_i + float32 estimate of sum abs(f_i) m_i + abs(c) |
 | constant_mlp | (no operands) | 0 |
@@ -36,6 +37,7 @@ from typing import Any
 
 from xdsl.ir import SSAValue
 
+from tracr_ir.craft.mlp import direct_lookup_error, direct_sequence_map_error
 from tracr_ir.craft.numerics import float32_error_estimate
 from tracr_ir.craft.tolerances import EXACT, MLP_READ_TOLERANCE, Bound, fits, output_tolerance
 from tracr_ir.dialects.craft_base import CraftOp, space_of
@@ -61,18 +63,32 @@ def _table_outputs(op: Any) -> list[float]:
 class TableBounds:
     """Lookups of categorical operands (`categorical_mlp`, `sequence_map_mlp`): exact for
     operands within l1 1/16 of their one-hots; a None operand (zero vector) writes 0 unless
-    a `none` entry says otherwise."""
+    a `none` entry says otherwise. A `direct` lookup takes any operand and passes its error
+    on, amplified as `craft.mlp.direct_lookup_error` / `direct_sequence_map_error` derive."""
 
     def input_tolerances(self: Any, max_seq_len: int) -> list[float]:
+        if self.is_direct:  # no snapping: the output bound carries the operands' errors
+            return [math.inf] * len(self.operands)
         return [MLP_READ_TOLERANCE] * len(self.operands)
 
     def output_bound(self: Any, inputs: Sequence[Bound], max_seq_len: int) -> Bound:
-        if not space_of(self.output).is_numerical:
-            return Bound.categorical(0.0)
+        numerical = space_of(self.output).is_numerical
+        passed = self._passed_error(inputs, numerical) if self.is_direct else 0.0
+        if not numerical:
+            return Bound.categorical(passed)
         values = _table_outputs(self)
         if not any(k is None for k, _ in self.table.data):
             values.append(0.0)
-        return Bound.between(self.block(max_seq_len).float32_error, values)
+        return Bound.between(passed + self.block(max_seq_len).float32_error, values)
+
+    def _passed_error(self: Any, inputs: Sequence[Bound], numerical: bool) -> float:
+        """The operands' errors as a direct construction passes them on (`craft.mlp`)."""
+        table = self.table.as_dict()
+        if len(inputs) == 1:
+            return direct_lookup_error(table, inputs[0].error, numerical)
+        sizes = tuple(len(space_of(v).space) for v in self.operands)
+        return direct_sequence_map_error(table, sizes, (inputs[0].error, inputs[1].error),
+                                         numerical)
 
 
 class DiscretiseBounds:

@@ -13,11 +13,14 @@ pattern first, so it wins for the ops it matches; patterns for ops of a user's o
 are registered the same way.
 
 Default lowerings:
-- Map: categorical input -> `craft.categorical_mlp` (lookup); numerical input ->
+- Map: categorical input -> `craft.categorical_mlp` (lookup: `direct`, one neuron per output
+  value, where its passed-on input error is within the readers' need, which `reads` asks of
+  the input by `direct_tolerance`; else snapped); numerical input ->
   `craft.linear_mlp` when the table is affine, else the discretising `craft.numerical_mlp`
   (if its float32 error misses what the readers need: discretise to the output values, then
   look up). A constant table on a never-None input is a `craft.constant_mlp`.
-- SequenceMap: `craft.sequence_map_mlp` of the categorical forms; the same s-op twice is a Map.
+- SequenceMap: `craft.sequence_map_mlp` of the categorical forms (`direct`, one neuron per
+  pair, or snapped, as a Map's lookup); the same s-op twice is a Map.
 - LinearSequenceMap: `craft.linear_mlp` of the numerical forms (then a discretising MLP for a
   categorical output), or a `craft.sequence_map_mlp` table if both operands are categorical.
 - Full: `craft.constant_mlp`.
@@ -43,6 +46,8 @@ from tracr_ir.craft.bases import Space
 from tracr_ir.dialects import craft, rasp
 from tracr_ir.errors import PipelineError
 from tracr_ir.dialects.program import describe
+from tracr_ir.craft import numerics
+from tracr_ir.craft.tolerances import EXACT
 from tracr_ir.lowering.precision import (
     CAT,
     EXACT_FORM,
@@ -103,8 +108,72 @@ class RaspLowering(RewritePattern):
             state.rewriter, state.current = None, None
 
 
-def _pair_reads(op: rasp.SequenceMapOp | rasp.LinearSequenceMapOp) -> list[Read]:
-    return [(op.fst, CAT, MLP_READ_TOLERANCE), (op.snd, CAT, MLP_READ_TOLERANCE)]
+def direct_floor(max_seq_len: int) -> float:
+    """The tightest tolerance a direct (unsnapped) lookup asks of a categorical operand:
+    twice the float32 rounding of a softmax over the positions (a head reaches it with a
+    larger scale only). Below it the operand is read within `MLP_READ_TOLERANCE` and the
+    lookup snaps."""
+    return 2 * numerics.softmax_float32_error(max_seq_len)
+
+
+def direct_tolerance(need: float, factor: float, max_seq_len: int) -> float:
+    """What a direct lookup whose output must be within `need` asks of an operand whose error
+    it multiplies by `factor` (`craft.mlp.direct_lookup_error` and
+    `direct_sequence_map_error`): need / factor, at most `MLP_READ_TOLERANCE`; if that is
+    below `direct_floor`, `MLP_READ_TOLERANCE` for the snapped construction instead."""
+    if factor <= 0:
+        return MLP_READ_TOLERANCE
+    tolerance = need / factor
+    return min(tolerance, MLP_READ_TOLERANCE) if tolerance >= direct_floor(max_seq_len) else (
+        MLP_READ_TOLERANCE)
+
+
+def _output_scale(table: dict, y: SSAValue) -> float:
+    """The largest output norm of a lookup: 1 categorical, max |value| numerical."""
+    if encoding(y) == CAT:
+        return 1.0
+    return max((abs(float(v)) for v in table.values() if v is not None), default=0.0)
+
+
+def lookup_need(state: LoweringState, y: SSAValue) -> float:
+    """What a lookup computing `y` must guarantee: `y`'s readers' need, or `EXACT` if a
+    selector reads it (a noisy one would get a snapping MLP of its own: snapping in the
+    lookup itself is narrower than a direct lookup and a snap)."""
+    return _lookup_need(state.required(y), y)
+
+
+def _lookup_need(need: float, y: SSAValue) -> float:
+    if encoding(y) == CAT and any(isinstance(use.operation, rasp.SelectOp) for use in y.uses):
+        return min(need, EXACT)
+    return need
+
+
+def lookup_reads(analysis: Analysis, x: SSAValue, table: dict, y: SSAValue) -> list[Read]:
+    """`precision.map_reads`, a categorical input read within `direct_tolerance` (a direct
+    lookup passes its input's error on, times its largest output norm)."""
+    if encoding(x) == CAT and not is_constant_table(table, x):
+        need = _lookup_need(analysis.required(y), y)
+        return [(x, CAT, direct_tolerance(need, _output_scale(table, y),
+                                          analysis.program.length))]
+    return map_reads(analysis, x, table, y)
+
+
+def _pair_reads(op: rasp.SequenceMapOp | rasp.LinearSequenceMapOp,
+                analysis: Analysis) -> list[Read]:
+    """Both operands categorical: within `direct_tolerance` of the output's need over the
+    other operand's number of values (a direct sequence map adds n2 e1 + n1 e2)."""
+    if isinstance(op, rasp.SequenceMapOp):
+        table = op.table.as_dict() if op.table is not None else {}
+    else:
+        a, b = float(op.fst_fac.data), float(op.snd_fac.data)
+        table = {(x, z): a * x + b * z for x in analysis.values(op.fst)
+                 for z in analysis.values(op.snd)}
+    scale = _output_scale(table, op.output)
+    n1, n2 = len(analysis.values(op.fst)), len(analysis.values(op.snd))
+    need = _lookup_need(analysis.required(op.output), op.output)
+    length = analysis.program.length
+    return [(op.fst, CAT, direct_tolerance(need, 2 * n2 * scale, length)),
+            (op.snd, CAT, direct_tolerance(need, 2 * n1 * scale, length))]
 
 
 def lower_map(state: LoweringState, label: str, x: SSAValue, table: dict,
@@ -116,7 +185,7 @@ def lower_map(state: LoweringState, label: str, x: SSAValue, table: dict,
         fill = next(iter(table.values()), None)
         return state.add(craft.ConstantMLPOp(label, fill, out))
     if encoding(x) == CAT:
-        return state.lookup(label, state.get_cat(x), table, out)
+        return state.lookup(label, state.get_cat(x), table, out, lookup_need(state, y))
     xn = state.natural(x)
     if encoding(y) == CAT:
         return state.discretise(label, xn, table, out)
@@ -132,15 +201,15 @@ def lower_map(state: LoweringState, label: str, x: SSAValue, table: dict,
     values = state.values(y)
     mid = state.fresh(f"{label}_cat")
     cat = state.discretise(mid, xn, table, Space.categorical(mid, values))
-    return state.lookup(label, cat, {v: v for v in values}, out)
+    return state.lookup(label, cat, {v: v for v in values}, out, lookup_need(state, y))
 
 
 class LowerMap(RaspLowering):
     OP = rasp.MapOp
 
     def reads(self, op: rasp.MapOp, analysis: Analysis) -> list[Read]:
-        return map_reads(analysis, op.input, map_table(op, analysis.values(op.input)),
-                         op.output)
+        return lookup_reads(analysis, op.input, map_table(op, analysis.values(op.input)),
+                            op.output)
 
     def lower(self, op: rasp.MapOp, state: LoweringState) -> SSAValue:
         table = map_table(op, state.values(op.input))
@@ -152,9 +221,9 @@ class LowerSequenceMap(RaspLowering):
 
     def reads(self, op: rasp.SequenceMapOp, analysis: Analysis) -> list[Read]:
         if op.fst is op.snd:
-            return map_reads(analysis, op.fst, diagonal(op, analysis.values(op.fst)),
-                             op.output)
-        return _pair_reads(op)
+            return lookup_reads(analysis, op.fst, diagonal(op, analysis.values(op.fst)),
+                                op.output)
+        return _pair_reads(op, analysis)
 
     def lower(self, op: rasp.SequenceMapOp, state: LoweringState) -> SSAValue:
         label = op.label.data
@@ -162,7 +231,8 @@ class LowerSequenceMap(RaspLowering):
             return lower_map(state, label, op.fst, diagonal(op, state.values(op.fst)),
                              op.output)
         table = op.table.as_dict() if op.table is not None else {}
-        return state.pairs(label, op.fst, op.snd, table.get, op.output)
+        return state.pairs(label, op.fst, op.snd, table.get, op.output,
+                           lookup_need(state, op.output))
 
 
 class LowerLinearSequenceMap(RaspLowering):
@@ -171,9 +241,9 @@ class LowerLinearSequenceMap(RaspLowering):
     def reads(self, op: rasp.LinearSequenceMapOp, analysis: Analysis) -> list[Read]:
         y = op.output
         if op.fst is op.snd:
-            return map_reads(analysis, op.fst, diagonal(op, analysis.values(op.fst)), y)
+            return lookup_reads(analysis, op.fst, diagonal(op, analysis.values(op.fst)), y)
         if encoding(op.fst) == CAT and encoding(op.snd) == CAT:
-            return _pair_reads(op)
+            return _pair_reads(op, analysis)
         tol = analysis.required(y) if encoding(y) == NUM else resolvable(
             {v: v for v in analysis.values(y)}, label_of(y)) * GAP_FRACTION
         a, b = float(op.fst_fac.data), float(op.snd_fac.data)
@@ -186,7 +256,8 @@ class LowerLinearSequenceMap(RaspLowering):
         if op.fst is op.snd:
             return lower_map(state, label, op.fst, diagonal(op, state.values(op.fst)), y)
         if encoding(op.fst) == CAT and encoding(op.snd) == CAT:
-            return state.pairs(label, op.fst, op.snd, lambda p: a * p[0] + b * p[1], y)
+            return state.pairs(label, op.fst, op.snd, lambda p: a * p[0] + b * p[1], y,
+                               lookup_need(state, y))
         # An operand with factor 0 is not read, so it has no lowered form.
         terms = [(s, f) for s, f in ((op.fst, a), (op.snd, b)) if f]
         xs = [state.get_num(s) for s, _ in terms]
@@ -259,7 +330,7 @@ class LowerAggregate(RaspLowering):
             raw_label, value, terms, tolerance, Space.categorical(raw_label, values)))
         table: dict[Any, Any] = {v: v for v in values}
         table[None] = default
-        return state.lookup(label, raw, table, state.space(label, y))
+        return state.lookup(label, raw, table, state.space(label, y), lookup_need(state, y))
 
 
 class LowerSelectorWidth(RaspLowering):
@@ -280,7 +351,8 @@ class LowerSelectorWidth(RaspLowering):
         values = state.values(y)
         mid = state.fresh(f"{label}_cat")
         cat = state.add(craft.SelectorWidthOp(mid, terms, Space.categorical(mid, values)))
-        return state.lookup(label, cat, {v: v for v in values}, state.space(label, y))
+        return state.lookup(label, cat, {v: v for v in values}, state.space(label, y),
+                            lookup_need(state, y))
 
 
 class SelectorsAreTerms(RaspLowering):

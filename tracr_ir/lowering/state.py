@@ -190,12 +190,32 @@ class LoweringState:
         self.rewriter.erase(value.owner)
         self.bounds.pop(value, None)
 
-    def lookup(self, label: str, x: SSAValue, table: dict, out: Space) -> SSAValue:
-        """A categorical_mlp (exact output; float32 estimate for numerical outputs)."""
+    def lookup(self, label: str, x: SSAValue, table: dict, out: Space,
+               need: float | None = None) -> SSAValue:
+        """A categorical_mlp: `direct` (one neuron per output value, the input's error passed
+        on) where that is within `need` or as exact as snapping, else snapped (exact output;
+        float32 estimate for numerical outputs)."""
         numerical = len(out) == 1 and out[0].value is None
         if numerical:
             table = {k: (0 if v is None else v) for k, v in table.items()}
-        return self.add(craft.CategoricalMLPOp(label, x, table, out))
+        return self._least([craft.CategoricalMLPOp(label, x, table, out, direct=True),
+                            craft.CategoricalMLPOp(label, x, table, out)], need)
+
+    def _least(self, ops: list[craft.CraftOp], need: float | None) -> SSAValue:
+        """Add the first of `ops` (narrowest first) whose output is within `need` or as exact
+        as the last one's (the fallback); the others are dropped."""
+        fallback = ops[-1]
+        limit = 0.0 if need is None else need
+        chosen = fallback
+        for op in ops[:-1]:
+            error = self.bound_of(op).error
+            if fits(error, limit) or fits(error, self.bound_of(fallback).error):
+                chosen = op
+                break
+        for op in ops:
+            if op is not chosen:
+                op.erase()
+        return self.add(chosen)
 
     def discretise(self, label: str, x: SSAValue, table: dict, out: Space) -> SSAValue:
         """A numerical_mlp on `x`'s error bound; refused if `x` is too noisy for it."""
@@ -207,8 +227,10 @@ class LoweringState:
                 f"input is only known within {self.error(x):.3g}", label)
         return self.add(craft.NumericalMLPOp(label, x, table, self.error(x), out))
 
-    def pairs(self, label: str, a: SSAValue, b: SSAValue, f: Any, y: SSAValue) -> SSAValue:
-        """A sequence_map_mlp of the categorical forms of `a` and `b` through `f(pair)`."""
+    def pairs(self, label: str, a: SSAValue, b: SSAValue, f: Any, y: SSAValue,
+              need: float | None = None) -> SSAValue:
+        """A sequence_map_mlp of the categorical forms of `a` and `b` through `f(pair)`:
+        `direct` where that is within `need` (default: `y`'s readers' need), else snapped."""
         ca, cb = self.get_cat(a), self.get_cat(b)
         va, vb = self.values(a), self.values(b)
         if len(va) * len(vb) > self.max_table:
@@ -219,7 +241,10 @@ class LoweringState:
         numerical = encoding(y) == NUM
         if numerical:
             table = {k: (0 if v is None else v) for k, v in table.items()}
-        return self.add(craft.SequenceMapMLPOp(label, ca, cb, table, self.space(label, y)))
+        out = self.space(label, y)
+        return self._least([craft.SequenceMapMLPOp(label, ca, cb, table, out, direct=True),
+                            craft.SequenceMapMLPOp(label, ca, cb, table, out)],
+                           self.required(y) if need is None else need)
 
     def terms(self, selector: SSAValue) -> list[craft.Term]:
         """The attention terms of a selector in normal form (`rasp-normalize-selectors`)."""

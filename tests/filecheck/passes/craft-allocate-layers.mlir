@@ -36,7 +36,7 @@ builtin.module {
 
 // LAYOUT:     residual = #craft.residual<[one, bos, tokens:1, tokens:2, tokens:3, indices:0, indices:1, indices:2, target_pos_2_share, target_pos_2:0, target_pos_2:1, target_pos_2:2, target_pos_2:3, parity_6:0, parity_6:1, sort_4:1, sort_4:2, sort_4:3, double_5:2, double_5:4, double_5:6, sum_7:2, sum_7:3, sum_7:4, sum_7:5, sum_7:6, sum_7:7]>
 
-// MODEL:      transformer.model vocab {1, 2, 3} max_seq_len 3 bos "BOS" pad "PAD" causal false  // width 27, 3 layers, heads [1, 1, 0], mlp hidden [11, 6, 12]
+// MODEL:      transformer.model vocab {1, 2, 3} max_seq_len 3 bos "BOS" pad "PAD" causal false  // width 27, 3 layers, heads [1, 1, 0], mlp hidden [9, 3, 6]
 // MODEL:      transformer.attention layer 0 {
 // MODEL-NEXT:   head "target_pos_2_attn"
 // MODEL:      transformer.mlp layer 0 "target_pos_2_mlp,parity_6"

@@ -25,6 +25,6 @@ builtin.module {
 // CHECK:      %two = rasp.full "two_4" 2 : !rasp.sop<categorical, {2}>
 // CHECK:      %w = rasp.selector_width "w_6" %{{.*}} : !rasp.sop<categorical, {0, 1, 2, 3, 4, 5}>
 
-// CRAFT:      %bools = craft.categorical_mlp "bools_1" %tokens {"x" -> true, "y" -> false} : !craft.space<[bools_1]>
-// CRAFT-NEXT: %frac = craft.numerical_attention "frac_prevs_3" %bools select [(%indices, %indices LEQ)] tolerance 4.904632568359375e-05 magnitude 1.01 : !craft.space<[frac_prevs_3]>
+// CRAFT:      %bools = craft.categorical_mlp "bools_1" %tokens {"x" -> true, "y" -> false} direct : !craft.space<[bools_1]>
+// CRAFT-NEXT: %frac = craft.numerical_attention "frac_prevs_3" %bools select [(%indices, %indices LEQ)] tolerance 4.952316284179688e-05 magnitude 1.01 : !craft.space<[frac_prevs_3]>
 // CRAFT-NEXT: craft.output %frac

@@ -1,21 +1,27 @@
-"""`rasp-fuse-maps`: a user-written pass that fuses chains of element-wise ops into one table.
+"""`rasp-fuse-operand-maps`: a user-written pass that moves single-use Maps into the
+SequenceMap that reads them.
 
 ```
-%a = rasp.map "a_1" %tokens {1 -> 2, 2 -> 3} : !rasp.sop<categorical, {2, 3}>
-%b = rasp.map "b_2" %a {2 -> 20, 3 -> 30} : !rasp.sop<categorical, {20, 30}>
+%a = rasp.map "a_1" %tokens {1 -> 0, 2 -> 1} : !rasp.sop<categorical, {0, 1}>
+%b = rasp.sequence_map "b_2" %a, %indices {(0, 0) -> 0, (0, 1) -> 1, (1, 0) -> 1, (1, 1) -> 2}
+    : !rasp.sop<categorical, {0, 1, 2}>
 ```
 becomes (when `%a` has no other use)
 ```
-%b = rasp.map "b_2" %tokens {1 -> 20, 2 -> 30} : !rasp.sop<categorical, {20, 30}>
+%b = rasp.sequence_map "b_2" %tokens, %indices {(1, 0) -> 0, (1, 1) -> 1, (2, 0) -> 1,
+    (2, 1) -> 2} : !rasp.sop<categorical, {0, 1, 2}>
 ```
-Likewise a Map of a SequenceMap becomes one SequenceMap, and a SequenceMap of single-use
-Maps reads the Maps' inputs. Each fusion saves one MLP, and often one layer. It runs after
+The built-in `rasp-fuse-maps` fuses a Map *of* a Map or SequenceMap (the fused table is never
+larger). This pass does the other direction, a trade-off the built-in leaves to the user: one
+MLP (and often one layer) fewer, but the SequenceMap's table is indexed by the Maps' inputs,
+which may have more values than their outputs (a wider MLP). It runs after
 `rasp-infer-values`, whose tables it composes, keeping tracr's None rule: an op given None
 returns None without calling its function.
 
 This file is the tutorial's example: it uses only tracr-ir's public API and registers itself
-with `@register_pass`, so `run_pipeline(module, "rasp-infer-values,rasp-fuse-maps")` and
-`tracr-opt --load-pass-plugin examples/custom_pass/rasp_fuse_maps.py -p rasp-fuse-maps` find it.
+with `@register_pass`, so `run_pipeline(module, "rasp-infer-values,rasp-fuse-operand-maps")`
+and `tracr-opt --load-pass-plugin examples/custom_pass/rasp_fuse_operand_maps.py
+-p rasp-fuse-operand-maps` find it.
 """
 
 from __future__ import annotations
@@ -41,50 +47,11 @@ from tracr_ir.dialects import rasp
 _MISSING = object()  # the function raised there: the fused table has no entry either
 
 
-def _apply(table: dict, arg: Any) -> Any:
-    """One table applied with tracr's None rule."""
-    if arg is None:
-        return None
-    return table.get(arg, _MISSING)
-
-
-def _compose(outer: dict, inner_results: dict) -> rasp.TableAttr:
-    """arg -> outer(inner(arg)), for the inner table's arguments."""
-    fused = {}
-    for arg, mid in inner_results.items():
-        if mid is _MISSING:
-            continue
-        result = _apply(outer, mid)
-        if result is not _MISSING:
-            fused[arg] = result
-    return rasp.TableAttr.from_dict(fused)
-
-
 def _single_use_table_op(value, kind):
     op = value.owner
     if isinstance(op, kind) and op.table is not None and value.has_one_use():
         return op
     return None
-
-
-class FuseMapOfElementwise(RewritePattern):
-    """map(map(x)) -> map(x) and map(sequence_map(x, y)) -> sequence_map(x, y)."""
-
-    @op_type_rewrite_pattern
-    def match_and_rewrite(self, op: rasp.MapOp, rewriter: PatternRewriter) -> None:
-        inner = _single_use_table_op(op.input, (rasp.MapOp, rasp.SequenceMapOp))
-        if op.table is None or inner is None:
-            return
-        outer = op.table.as_dict()
-        inner_table = inner.table.as_dict()
-        table = _compose(outer, {arg: res for arg, res in inner_table.items()})
-        fused = type(inner).create(
-            operands=list(inner.operands),
-            result_types=[op.output.type],
-            properties={"label": op.label, "table": table},
-        )
-        rewriter.replace(op, fused)
-        rewriter.erase(inner)
 
 
 class FuseSequenceMapOfMaps(RewritePattern):
@@ -137,14 +104,14 @@ class FuseSequenceMapOfMaps(RewritePattern):
 
 @register_pass
 @dataclass(frozen=True)
-class RaspFuseMaps(ModulePass):
-    """Fuse chains of element-wise ops (see the module docstring)."""
+class RaspFuseOperandMaps(ModulePass):
+    """Fuse single-use Maps into the SequenceMap reading them (see the module docstring)."""
 
-    name = "rasp-fuse-maps"
+    name = "rasp-fuse-operand-maps"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         PatternRewriteWalker(
             GreedyRewritePatternApplier(
-                [FuseMapOfElementwise(), FuseSequenceMapOfMaps()], dce_enabled=False
+                [FuseSequenceMapOfMaps()], dce_enabled=False
             ),
         ).rewrite_module(op)
