@@ -19,8 +19,11 @@ from tracr_ir.interpreters.craft import interpret_batch
 from tracr_ir.passes.craft_allocate_layers import (block_infos, greedy_sublayers,
                                                    input_widths_of, objective,
                                                    solver_sublayers)
+from tracr_ir.passes.craft_layout_residual import residual_layout
 from tracr_ir.testing import outputs_equal, program_cases
 from tracr_ir.testing.strategies import random_program
+
+from lib_cases import LIB_CASES
 
 
 def compiled(case, allocator="greedy"):
@@ -155,9 +158,11 @@ def test_solver_is_never_worse_than_greedy_and_predicts_the_width(seed):
     solved, proven = solver_sublayers(infos, greedy, widths, time_limit=3.0)
     assert objective(infos, solved, widths) <= objective(infos, greedy, widths)
     assert max(s // 2 for s in solved) == max(s // 2 for s in greedy)  # same layers
-    # The greedy placement's predicted width is the layout pass's.
-    assert objective(infos, greedy, widths)[2] == len(
-        ResidualLayout.of(craft_op.attributes[RESIDUAL_ATTR]))
+    # The greedy placement's predicted width is the layout pass's when cleanings may widen the
+    # MLPs; the default layout keeps the widest MLP and may take more positions.
+    predicted = objective(infos, greedy, widths)[2]
+    assert predicted == len(residual_layout(craft_op, widen_mlps=True))
+    assert predicted <= len(ResidualLayout.of(craft_op.attributes[RESIDUAL_ATTR]))
 
 
 def test_proven_optimal_shows_in_the_ir_and_in_stats():
@@ -168,3 +173,22 @@ def test_proven_optimal_shows_in_the_ir_and_in_stats():
         model.ir["transformer"]
     greedy = compile_rasp_to_model(lib.make_hist(), {"a", "b"}, 5)
     assert greedy.stats()["proven_optimal"] == ["layers"]
+
+
+
+def test_cleanings_never_widen_the_widest_mlp():
+    """Reuse costs cleaning units only where a layer's MLP has room below the widest layer's:
+    on every lib program the widest MLP is the one without reuse, and the residual no wider;
+    `widen_mlps=true` (reuse wherever the peak allows) widens it on some of them."""
+    spec = default_pipeline().replace("craft-layout-residual", "craft-layout-residual{%s}")
+    widened_any = False
+    for case in LIB_CASES:
+        stats = [compile_rasp_to_model(case.make(5), case.vocab, 5, pipeline=spec % opts
+                                       ).stats() for opts in
+                 ("reuse=false", "reuse=true", "reuse=true widen_mlps=true")]
+        plain, capped, widened = stats
+        assert capped["mlp_hidden"] == plain["mlp_hidden"], case.name
+        assert capped["residual"] <= plain["residual"], case.name
+        assert widened["residual"] <= capped["residual"], case.name
+        widened_any |= widened["mlp_hidden"] > plain["mlp_hidden"]
+    assert widened_any

@@ -28,7 +28,7 @@ and `craft-verify-exactness` call it), naming the block that writes into a live 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -234,23 +234,33 @@ def peak_width(occs: Sequence[Occupant]) -> int:
     return peak
 
 
-def reuse_layout(occs: Sequence[Occupant]) -> ResidualLayout:
+def reuse_layout(occs: Sequence[Occupant], room: Mapping[int, int] | None = None
+                 ) -> ResidualLayout:
     """A layout of `peak_width` positions: occupants in write order take a fresh position while
     there are fewer than the peak, then a free one (whose occupant ended before this one is
     written). Interval colouring in start order never needs more than the peak, and fresh
-    positions first keeps the cleanings few."""
+    positions first keeps the cleanings few.
+
+    `room` (layer -> hidden units its MLP may grow by) caps the cleanings: reusing a position
+    costs its old occupant's cleaning, two units in the MLP of the layer where it ends; where
+    no free position's layer has room, the occupant takes a fresh position (above the peak)."""
     peak = peak_width(occs)
+    left = None if room is None else dict(room)
     slots: list[list[Direction]] = []
     ends: list[int] = []
     for o in occs:
         if not o.needed:
             continue
         for d in o.directions:
-            if len(slots) < peak:
+            free = None if len(slots) < peak else next(
+                (i for i, e in enumerate(ends) if e < o.written
+                 and (left is None or left.get(e // 2, 0) >= 2)), None)
+            if free is None:
                 slots.append([d])
                 ends.append(o.end)
                 continue
-            free = next(i for i, e in enumerate(ends) if e < o.written)
+            if left is not None:
+                left[ends[free] // 2] -= 2
             slots[free].append(d)
             ends[free] = o.end
     return ResidualLayout(tuple(tuple(s) for s in slots))

@@ -22,6 +22,11 @@ write order, fresh positions first while below the peak, so that few are cleaned
 block reads (other than the output) get no position, and their writes are dropped. Needs
 layers (`craft-allocate-layers`); without them nothing is shared.
 
+Cleaning costs MLP width, so by default a position is reused only where its cleaning fits in
+the layer's MLP without making it wider than the widest MLP layer (the model's MLP width, as
+tracr counts it, does not grow); elsewhere the s-op takes a fresh position, so the residual
+can be wider than the peak. `widen_mlps=true` reuses wherever the peak allows.
+
 `reuse=false` gives one position per direction: `one`, `bos`, the inputs, then every space a
 block writes (its output, and a SelectorWidth's share), ordered by layer and then program
 order, so that the residual reads in the order it is computed.
@@ -39,15 +44,28 @@ from tracr_ir.dialects import craft
 from tracr_ir.dialects.craft_layout import (RESIDUAL_ATTR, ResidualLayout, has_layers,
                                             occupants, reuse_layout)
 from tracr_ir.interpreters.craft import program_blocks, residual_space
+from tracr_ir.passes.craft_allocate_layers import block_infos
 
 __all__ = ["RESIDUAL_ATTR", "CraftLayoutResidual", "residual_layout"]
 
 
-def residual_layout(program: craft.ProgramOp, reuse: bool = True) -> ResidualLayout:
+def mlp_room(program: craft.ProgramOp) -> dict[int, int]:
+    """Layer -> hidden units its MLP can take before it is wider than the widest layer's."""
+    hidden: dict[int, int] = {}
+    for info in block_infos(program):
+        layer = info.op.layer_index or 0
+        hidden[layer] = hidden.get(layer, 0) + info.hidden
+    widest = max(hidden.values(), default=0)
+    return {layer: widest - h for layer, h in hidden.items()}
+
+
+def residual_layout(program: craft.ProgramOp, reuse: bool = True,
+                    widen_mlps: bool = False) -> ResidualLayout:
     """The residual layout of `program` (see the module docstring)."""
     ops = [op for op in program.block.ops if isinstance(op, craft.CraftOp)]
     if reuse and has_layers(ops):
-        return reuse_layout(occupants(program, ops))
+        room = None if widen_mlps else mlp_room(program)
+        return reuse_layout(occupants(program, ops), room)
     blocks = program_blocks(program)
     ordered = sorted(range(len(blocks)), key=lambda i: (blocks[i][0].layer_index or 0, i))
     return ResidualLayout.disjoint(residual_space(program, [blocks[i] for i in ordered]))
@@ -60,8 +78,10 @@ class CraftLayoutResidual(ModulePass):
     name = "craft-layout-residual"
 
     reuse: bool = True
+    widen_mlps: bool = False
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         for program in op.walk():
             if isinstance(program, craft.ProgramOp):
-                program.attributes[RESIDUAL_ATTR] = residual_layout(program, self.reuse).attr()
+                layout = residual_layout(program, self.reuse, self.widen_mlps)
+                program.attributes[RESIDUAL_ATTR] = layout.attr()
