@@ -251,7 +251,7 @@ class _IRValues:
 
         self.ctx, self.where = make_context(), where
 
-    def _parse(self, text: str, parse: Any) -> Any:
+    def _parse(self, text: str, parse: Any, shown: str) -> Any:
         from xdsl.utils.exceptions import ParseError
         from xdsl.utils.mlir_lexer import MLIRTokenKind
 
@@ -264,15 +264,19 @@ class _IRValues:
                 parser.raise_error("unexpected text after it")
         except ParseError as e:
             message = str(e).splitlines()[-1].strip() or "syntax error"
-            raise ModelFileError(f"{self.where}: bad IR text {text!r}: {message}") from None
+            raise ModelFileError(f"{self.where}: bad IR text {shown!r}: {message}") from None
         return result
 
     def value(self, text: str) -> Any:
         from tracr_ir.values import parse_value
 
-        return self._parse(str(text), parse_value)
+        return self._parse(str(text), parse_value, str(text))
 
     def labels(self, texts: list[str]) -> list[Label]:
         from tracr_ir.dialects.transformer import parse_labels
 
-        return list(self._parse("[" + ", ".join(map(str, texts)) + "]", parse_labels))
+        labels = [self._parse(f"[{text}]", parse_labels, text) for text in map(str, texts)]
+        for text, parsed in zip(texts, labels):
+            if len(parsed) != 1:
+                raise ModelFileError(f"{self.where}: bad IR text {text!r}: not one label")
+        return [parsed[0] for parsed in labels]
