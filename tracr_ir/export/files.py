@@ -87,7 +87,6 @@ def config_of(w: ModelWeights, stages: Mapping[str, str]) -> dict[str, Any]:
         "format": FORMAT,
         "version": VERSION,
         "model": settings_of(w),
-        "token_ids": "the vocab in order, then BOS, then PAD",
         "residual": [str(label) for label in w.residual],
         "output": {"encoding": w.output.encoding,
                    "labels": [str(label) for label in w.output.labels],
