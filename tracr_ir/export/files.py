@@ -129,8 +129,8 @@ def read_model(path: str | Path) -> tuple[Any, dict[str, str]]:
     files = ModelFiles.of(path)
     if not files.weights.exists() and Path(path).suffix not in _SIBLINGS:
         return _read_ir_text(files.ir)
-    config = _read_config(files)
     arrays = _read_safetensors(files.weights)
+    config = _read_config(files)
     op = _model_op(files, config, arrays)
     stages = dict(config.get("stages", {}))
     if files.ir.exists():
