@@ -57,7 +57,8 @@ def test_residual_figure_shows_the_residuals_labelled(sort_model):
         np.testing.assert_array_equal(ax.images[0].get_array(), stage.T)
         assert [t.get_text() for t in ax.get_xticklabels()] == [str(t) for t in seq]
     assert [t.get_text() for t in panels[0].get_yticklabels()] == sort_model.residual_labels
-    assert "sort_4" in panels[3].get_title()  # the attention of layer 1 and its head
+    output = sort_model.weights.output.labels[0].name  # labels are numbered per process
+    assert output in panels[3].get_title()  # the attention of layer 1 and its head
 
 
 @pytest.mark.parametrize("model_name", ["sort_model", "wide_model"])
@@ -95,15 +96,22 @@ def test_layer_figure_holds_each_heads_circuits(sort_model):
 
 
 def test_program_dot(sort_model):
+    from tracr_ir.compiler import parse_module, stage_op
+    from tracr_ir.dialects.rasp import OutputOp
+
+    program = stage_op(parse_module(sort_model.ir["rasp"]))
+    ops = [op for op in program.body.block.ops if not isinstance(op, OutputOp)]
+    output = sort_model.weights.output.labels[0].name
     text = viz.program_dot(sort_model)
-    nodes = set(re.findall(r'^  "([^"]+)" \[label=', text, re.M))
-    assert {"tokens", "indices", "smaller_1", "target_pos_2", "select_3", "sort_4"} <= nodes
+    nodes = re.findall(r'^  "([^"]+)" \[label=', text, re.M)
+    assert nodes == ["tokens", "indices", *(op.label.data for op in ops)]
     edges = re.findall(r'^  "([^"]+)" -> "([^"]+)";', text, re.M)
-    assert ("target_pos_2", "select_3") in edges and ("select_3", "sort_4") in edges
-    assert '"sort_4" [peripheries=2];' in text  # the output
+    assert len(edges) == sum(len(op.operands) for op in ops)
+    assert (ops[-2].label.data, output) in edges  # the select the aggregate reads
+    assert f'"{output}" [peripheries=2];' in text  # the output
     assert "layer 1 attention" in text and "selector_width" in text
     alone = viz.program_dot(sort_model.ir["rasp"])  # rasp IR text: no placements known
-    assert "layer" not in alone and set(re.findall(r'^  "([^"]+)" \[label=', alone, re.M)) == nodes
+    assert "layer" not in alone and re.findall(r'^  "([^"]+)" \[label=', alone, re.M) == nodes
 
 
 def test_render_svg_runs_dot(tmp_path):
@@ -125,7 +133,8 @@ def test_render_svg_runs_dot(tmp_path):
 @pytest.mark.skipif(not __import__("shutil").which("dot"), reason="graphviz is not installed")
 def test_render_svg_with_graphviz(sort_model, tmp_path):
     svg = viz.render_svg(viz.program_dot(sort_model), tmp_path / "p.svg")
-    assert "<svg" in svg.read_text() and "sort_4" in svg.read_text()
+    output = sort_model.weights.output.labels[0].name
+    assert "<svg" in svg.read_text() and output in svg.read_text()
 
 
 def test_tracr_compile_plot(tmp_path):
@@ -138,7 +147,7 @@ def test_tracr_compile_plot(tmp_path):
     names = {p.name for p in (tmp_path / "plots").iterdir()}
     assert {"residual.png", "layer_0.png", "layer_1.png", "program.dot"} <= names
     assert (tmp_path / "plots" / "residual.png").read_bytes()[:4] == b"\x89PNG"
-    assert "frac_prevs_3" in (tmp_path / "plots" / "program.dot").read_text()
+    assert "frac_prevs" in (tmp_path / "plots" / "program.dot").read_text()
     bad = subprocess.run([sys.executable, "-m", "tracr_ir.tools.compile",
                           "examples/programs.py:frac_prevs", "--vocab", "x", "--max-seq-len",
                           "2", "--emit", "rasp", "--plot", str(tmp_path)], cwd=root,
