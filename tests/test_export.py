@@ -155,11 +155,19 @@ def test_tl_tokens_refuses_bad_inputs():
         tl_tokens(model, ["BOS", "x", "x", "x", "x"])
 
 
+@dataclass(frozen=True)
+class _LayerNorm:
+    """What `ModelWeights.layer_norm` holds in a LayerNorm-carrying model."""
+
+    eps: float
+    output_scale: float
+
+
 @dataclass(frozen=True, eq=False)
 class _NormalizedWeights(ModelWeights):
-    """Weights carrying a LayerNorm epsilon, as `compile_rasp_to_model(layer_norm=True)`'s."""
+    """Weights carrying a LayerNorm, as `compile_rasp_to_model(layer_norm=True)`'s."""
 
-    layer_norm: float = 1e-5
+    layer_norm: _LayerNorm | None = None
 
 
 def _ln_pre(x: np.ndarray, eps: float) -> np.ndarray:
@@ -174,7 +182,7 @@ def test_layer_norm_weights_export_with_tl_lnpre():
     w = model.weights
     normed = _NormalizedWeights(w.vocab, w.max_seq_len, w.residual, w.token_embed,
                                 w.pos_embed, w.layers, w.output, w.bos, w.pad, w.causal,
-                                layer_norm=1e-5)
+                                layer_norm=_LayerNorm(1e-5, 2.0))
     assert normalization(normed) == {"normalization_type": "LNPre", "eps": 1e-5}
     tl = to_transformer_lens(normed)
     ids = np.array(model.encode(["BOS", "x", "a", "x"]))
@@ -187,7 +195,7 @@ def test_layer_norm_weights_export_with_tl_lnpre():
             x = x + (p / p.sum(-1, keepdims=True)) @ (h @ head.w_v) @ head.w_o
         h = _ln_pre(x, 1e-5)
         x = x + np.maximum(h @ mlp.w_1 + mlp.b_1, 0) @ mlp.w_2 + mlp.b_2
-    expected = _ln_pre(x, 1e-5)[:, list(w.output_indices)]
+    expected = _ln_pre(x, 1e-5)[:, list(w.output_indices)] * 2.0  # times output_scale
     with torch.no_grad():
         logits = tl(torch.from_numpy(ids[None]))
     np.testing.assert_allclose(logits[0].numpy(), expected, rtol=1e-4, atol=1e-5)

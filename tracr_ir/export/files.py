@@ -59,23 +59,17 @@ class ModelFiles:
 
 
 def settings_of(w: ModelWeights) -> dict[str, Any]:
-    """The JSON of the settings that are not weights or labels (`layer_norm`, the epsilon of
-    a LayerNorm-carrying model, only when the weights have one)."""
-    settings = {"vocab": [format_value(v) for v in w.vocab], "bos": w.bos, "pad": w.pad,
-                "max_seq_len": w.max_seq_len, "causal": w.causal}
-    if getattr(w, "layer_norm", None) is not None:
-        settings["layer_norm"] = float(w.layer_norm)  # type: ignore[attr-defined]
-    return settings
+    """The JSON of the settings that are not weights or labels (a new model-level setting,
+    such as a LayerNorm's, is written here and read in `settings_arguments`)."""
+    return {"vocab": [format_value(v) for v in w.vocab], "bos": w.bos, "pad": w.pad,
+            "max_seq_len": w.max_seq_len, "causal": w.causal}
 
 
 def settings_arguments(settings: Mapping[str, Any], parse: Any) -> dict[str, Any]:
     """`ModelWeights` keyword arguments from `settings_of`'s JSON (`parse` reads IR values)."""
-    arguments = {"vocab": [parse(v) for v in settings["vocab"]], "bos": settings["bos"],
-                 "pad": settings["pad"], "max_seq_len": settings["max_seq_len"],
-                 "causal": settings["causal"]}
-    if settings.get("layer_norm") is not None:
-        arguments["layer_norm"] = float(settings["layer_norm"])
-    return arguments
+    return {"vocab": [parse(v) for v in settings["vocab"]], "bos": settings["bos"],
+            "pad": settings["pad"], "max_seq_len": settings["max_seq_len"],
+            "causal": settings["causal"]}
 
 
 ### Writing.

@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tracr_ir.errors import InputError, TracrIRError
-from tracr_ir.model import ModelWeights
+from tracr_ir.model import Label, ModelWeights
 
 if TYPE_CHECKING:
     import torch
@@ -91,13 +91,29 @@ def head_width(w: ModelWeights) -> int:
 def normalization(w: ModelWeights) -> dict[str, Any]:
     """The config's normalization: the one place that sets it.
 
-    A model without LayerNorm (every model today) has none. A model whose weights carry
-    `layer_norm` (an epsilon) gets TL's `LNPre` (x - mean, over sqrt(mean of squares + eps),
-    no weights) before every attention and MLP and before the unembedding."""
-    eps = getattr(w, "layer_norm", None)
-    if eps is None:
+    A model without LayerNorm has none. Weights whose `layer_norm` is set (an object with
+    `eps` and `output_scale`) get TL's `LNPre` (x - mean, over sqrt(mean of squares + eps), no
+    weights) before every attention and MLP and before the unembedding (`_unembedding` reads
+    the output relative to `ln_zero`, times `output_scale`)."""
+    norm = getattr(w, "layer_norm", None)
+    if norm is None:
         return {"normalization_type": None}
-    return {"normalization_type": "LNPre", "eps": float(eps)}
+    return {"normalization_type": "LNPre", "eps": float(norm.eps)}
+
+
+def _unembedding(w: ModelWeights) -> np.ndarray:
+    """`W_U^T` [n_outputs, d_model]: logit j is output label j's coordinate; with a LayerNorm,
+    `(LN(x)[label] - LN(x)[ln_zero]) * output_scale`."""
+    unembed = np.zeros((len(w.output.labels), w.d_model), np.float32)
+    norm = getattr(w, "layer_norm", None)
+    scale = 1.0 if norm is None else float(norm.output_scale)
+    zero = list(w.residual).index(Label("ln_zero")) if (
+        norm is not None and Label("ln_zero") in w.residual) else None
+    for j, row in enumerate(w.output_indices):
+        unembed[j, row] = scale
+        if zero is not None:
+            unembed[j, zero] -= scale
+    return unembed
 
 
 def tl_config(model: Any) -> Any:
@@ -153,9 +169,7 @@ def tl_state_dict(model: Any) -> dict[str, np.ndarray]:
         w_in[: mlp.hidden], b_in[: mlp.hidden], w_out[:, : mlp.hidden] = mlp.w_1.T, mlp.b_1, mlp.w_2.T
         state |= {f"{prefix}.mlp.in.weight": w_in, f"{prefix}.mlp.in.bias": b_in,
                   f"{prefix}.mlp.out.weight": w_out, f"{prefix}.mlp.out.bias": mlp.b_2}
-    unembed = np.zeros((len(w.output.labels), d), np.float32)
-    for j, row in enumerate(w.output_indices):
-        unembed[j, row] = 1.0
+    unembed = _unembedding(w)
     state |= {"unembed.weight": unembed, "unembed.bias": np.zeros(len(unembed), np.float32)}
     return {name: np.ascontiguousarray(a, dtype=np.float32) for name, a in state.items()}
 
