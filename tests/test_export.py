@@ -209,3 +209,14 @@ def test_import_tracr_ir_stays_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_layer_norm_is_a_saved_setting():
+    from tracr_ir.export.files import config_of
+
+    model = compile_rasp_to_model(lib.make_frac_prevs(rasp.tokens == "x"), ["x", "a"], 3)
+    w = model.weights
+    assert "layer_norm" not in config_of(w, {})["model"]
+    normed = _NormalizedWeights(w.vocab, w.max_seq_len, w.residual, w.token_embed,
+                                w.pos_embed, w.layers, w.output, layer_norm=_LayerNorm(1e-5, 2.0))
+    assert config_of(normed, {})["model"]["layer_norm"] == {"eps": 1e-5, "output_scale": 2.0}

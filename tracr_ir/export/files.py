@@ -59,17 +59,27 @@ class ModelFiles:
 
 
 def settings_of(w: ModelWeights) -> dict[str, Any]:
-    """The JSON of the settings that are not weights or labels (a new model-level setting,
-    such as a LayerNorm's, is written here and read in `settings_arguments`)."""
-    return {"vocab": [format_value(v) for v in w.vocab], "bos": w.bos, "pad": w.pad,
-            "max_seq_len": w.max_seq_len, "causal": w.causal}
+    """The JSON of the settings that are not weights or labels; `layer_norm` (`{"eps": ...,
+    "output_scale": ...}`) only for weights that carry a LayerNorm."""
+    settings = {"vocab": [format_value(v) for v in w.vocab], "bos": w.bos, "pad": w.pad,
+                "max_seq_len": w.max_seq_len, "causal": w.causal}
+    norm = getattr(w, "layer_norm", None)
+    if norm is not None:
+        settings["layer_norm"] = {"eps": float(norm.eps),
+                                  "output_scale": float(norm.output_scale)}
+    return settings
 
 
 def settings_arguments(settings: Mapping[str, Any], parse: Any) -> dict[str, Any]:
     """`ModelWeights` keyword arguments from `settings_of`'s JSON (`parse` reads IR values)."""
-    return {"vocab": [parse(v) for v in settings["vocab"]], "bos": settings["bos"],
-            "pad": settings["pad"], "max_seq_len": settings["max_seq_len"],
-            "causal": settings["causal"]}
+    arguments = {"vocab": [parse(v) for v in settings["vocab"]], "bos": settings["bos"],
+                 "pad": settings["pad"], "max_seq_len": settings["max_seq_len"],
+                 "causal": settings["causal"]}
+    if settings.get("layer_norm") is not None:
+        from tracr_ir.model import LayerNorm  # type: ignore[attr-defined]
+
+        arguments["layer_norm"] = LayerNorm(**settings["layer_norm"])
+    return arguments
 
 
 ### Writing.

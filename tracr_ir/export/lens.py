@@ -166,7 +166,8 @@ def tl_state_dict(model: Any) -> dict[str, np.ndarray]:
         w_in = np.zeros((d_mlp, d), np.float32)
         b_in = np.zeros(d_mlp, np.float32)
         w_out = np.zeros((d, d_mlp), np.float32)
-        w_in[: mlp.hidden], b_in[: mlp.hidden], w_out[:, : mlp.hidden] = mlp.w_1.T, mlp.b_1, mlp.w_2.T
+        w_in[: mlp.hidden], b_in[: mlp.hidden] = mlp.w_1.T, mlp.b_1
+        w_out[:, : mlp.hidden] = mlp.w_2.T
         state |= {f"{prefix}.mlp.in.weight": w_in, f"{prefix}.mlp.in.bias": b_in,
                   f"{prefix}.mlp.out.weight": w_out, f"{prefix}.mlp.out.bias": mlp.b_2}
     unembed = _unembedding(w)
