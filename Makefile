@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,solver,datasets,compress]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,solver,datasets,compress,export,viz]'
 	touch $(STAMP)
 
 demo: $(STAMP)

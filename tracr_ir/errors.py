@@ -10,6 +10,7 @@
 - `PipelineError`: an unknown pass, a bad option, a pass that produced invalid IR.
 - `EvaluationError`: a program or module raised while being evaluated on an input.
 - `InputError`: a run-time input the model or interpreter cannot take.
+- `ModelFileError`: a saved model that is missing, unreadable or inconsistent.
 """
 
 from __future__ import annotations
@@ -57,3 +58,8 @@ class EvaluationError(TracrIRError, ValueError):
 
 class InputError(TracrIRError, ValueError):
     """An input sequence the model or interpreter cannot take."""
+
+
+class ModelFileError(TracrIRError):
+    """A saved model (`CompiledModel.save`, `tracr_ir.load`) that cannot be read or written:
+    a missing file, a corrupt safetensors or JSON file, weights that do not fit the model."""

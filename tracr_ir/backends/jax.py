@@ -119,7 +119,10 @@ class CompiledModel:
 
     def decode_output(self, array: Any) -> list[Value]:
         """Decode raw output-space rows `[seq, output directions]` (e.g. `apply(...).output`)
-        into one value per position (the BOS row included, decoded like any other)."""
+        into one value per position (the BOS row included, decoded like any other); torch
+        tensors too, such as the logits of `tracr_ir.export.to_transformer_lens`'s model."""
+        if hasattr(array, "detach"):  # a torch tensor, maybe requiring grad
+            array = array.detach().cpu().numpy()
         return decode_output(self.weights.output, np.asarray(array))
 
     def _run(self, encoded: Sequence[Sequence[int]], n_real: Sequence[int],
@@ -202,10 +205,13 @@ class CompiledModel:
         return results
 
     def save(self, path: str | Path) -> None:
-        """Write the model as `transformer` IR text (bit-exact weights, labels, vocab);
-        `tracr_ir.load(path)` builds it again."""
+        """Write the model at `path` (`sort.mlir`: the transformer IR text) with its weights
+        as safetensors and a JSON of what they mean beside it (`sort.safetensors`,
+        `sort.json`; docs/formats.md); `tracr_ir.load(path)` builds it again, bit-exact."""
+        from tracr_ir.export.files import save_model
+
         text = self.ir.get("transformer") or print_module(ModelOp.from_weights(self.weights))
-        Path(path).write_text(text + "\n")
+        save_model(self.weights, self.ir, path, text)
 
     def stats(self) -> dict[str, Any]:
         """Sizes: `layers`, `heads` and `mlp_hidden` (max per layer), `residual` (width),
@@ -256,8 +262,11 @@ def build(module: Operation | str, ir: MutableMapping[str, str] | None = None) -
 
 
 def load(path: str | Path) -> CompiledModel:
-    """The model `CompiledModel.save` wrote (any file of transformer IR text)."""
-    text = Path(path).read_text()
-    model = build(text)
-    model.ir["transformer"] = text.rstrip("\n")
+    """The model `CompiledModel.save` wrote at `path` (or a file of transformer IR text); a
+    missing or corrupt file is a `ModelFileError` naming it."""
+    from tracr_ir.export.files import read_model
+
+    op, stages = read_model(path)
+    model = build(op)
+    model.ir.update(stages)
     return model

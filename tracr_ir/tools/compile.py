@@ -6,7 +6,9 @@ runs the passes up to that stage and writes its IR to stdout or `-o`. Without `-
 whole model is compiled and `-o` gets its weights with labels and metadata as `transformer`
 IR (bit-exact; `tracr_ir.load(path)` builds the model again); without `-o` its stats print.
 `--compress lossless|N` ends the pipeline with `transformer-compress` (lossless, or learned to
-width N) and prints its report on stderr.
+width N) and prints its report on stderr. `--plot DIR` writes pictures of the model into DIR
+(`tracr_ir.viz.write_plots`: the residual stream of `--plot-input`, each layer's weights, the
+program graph as DOT, and SVG when graphviz's `dot` is installed).
 """
 
 from __future__ import annotations
@@ -61,8 +63,14 @@ def _main(argv: Sequence[str]) -> int:
     parser.add_argument("--layer-norm", nargs="?", type=float, const=1e-5, default=None,
                         metavar="EPS", help="weights exact under a LayerNorm before every "
                         "sublayer (eps 1e-5 unless given; docs/layer_norm.md)")
+    parser.add_argument("--plot", metavar="DIR", help="write pictures of the model into DIR")
+    parser.add_argument("--plot-input", metavar="TOKENS",
+                        help="space-separated tokens (without BOS) of the residual picture "
+                             "(default: max_seq_len tokens cycling through the vocab)")
     parser.add_argument("--debug", action="store_true", help="show Python tracebacks")
     args = parser.parse_args(argv)
+    if args.emit is not None and args.plot is not None:
+        parser.error("--plot draws the compiled model: it cannot be used with --emit")
 
     from tracr_ir.compiler import compile_rasp_to_model, print_module, run_pipeline, to_ir
 
@@ -82,8 +90,10 @@ def _main(argv: Sequence[str]) -> int:
             print(f"tracr-compile: {report_of(model)}", file=sys.stderr)
         if args.output:
             model.save(args.output)
-        else:
+        elif args.plot is None:
             print(model.stats())
+        if args.plot is not None:
+            _plot(model, args.plot, args.plot_input)
         return 0
     module = to_ir(program, vocab, args.max_seq_len, args.bos, args.pad, args.causal)
 
@@ -117,6 +127,18 @@ def _main(argv: Sequence[str]) -> int:
     else:
         print(text)
     return 0
+
+
+def _plot(model: Any, directory: str, tokens: str | None) -> None:
+    from tracr_ir.viz import write_plots
+
+    w = model.weights
+    if tokens is None:
+        seq = [w.vocab[i % len(w.vocab)] for i in range(w.max_seq_len)]
+    else:
+        seq = [parse_token(t, w.vocab) for t in tokens.split()]
+    for path in write_plots(model, [w.bos, *seq], directory):
+        print(f"tracr-compile: wrote {path}", file=sys.stderr)
 
 
 def _compress_arg(text: str) -> str | int:
