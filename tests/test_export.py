@@ -1,5 +1,6 @@
 """The TransformerLens export: the TL model decodes like ours and has our residual at every
-hook (make_sort_unique, make_frac_prevs, make_shuffle_dyck2, a causal model, padded batches).
+hook (make_sort_unique, make_frac_prevs, make_shuffle_dyck2, with and without
+`layer_norm=True`, a causal model, padded batches).
 """
 
 from __future__ import annotations
@@ -7,13 +8,13 @@ from __future__ import annotations
 import random
 import subprocess
 import sys
-from dataclasses import dataclass
 
 import numpy as np
 import pytest
 
 from tracr_ir import compile_rasp_to_model, lib, rasp
-from tracr_ir.model import ModelWeights
+from tracr_ir.model import LN_ZERO
+from tracr_ir.testing import outputs_equal
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformer_lens")
@@ -22,7 +23,7 @@ from tracr_ir.export import (normalization, tl_attention_mask, tl_config,  # noq
                              tl_state_dict, tl_tokens, to_transformer_lens)
 
 DYCK = ["(", ")", "{", "}", "a"]
-PROGRAMS = {
+BASE = {
     "sort_unique": (lambda: lib.make_sort_unique(rasp.tokens, rasp.tokens), [1, 2, 3, 4, 5, 6],
                     5, False),
     "frac_prevs": (lambda: lib.make_frac_prevs(rasp.tokens == "x"), ["x", "a", "b"], 6, False),
@@ -30,12 +31,17 @@ PROGRAMS = {
     "frac_prevs_causal": (lambda: lib.make_frac_prevs(rasp.tokens == "x"), ["x", "a", "b"], 6,
                           True),
 }
+# name -> (program, vocab, max_seq_len, causal, layer_norm)
+PROGRAMS = {**{k: (*v, False) for k, v in BASE.items()},
+            **{f"{k}_ln": (*BASE[k], True) for k in ("sort_unique", "frac_prevs",
+                                                     "shuffle_dyck2")}}
 
 
 @pytest.fixture(scope="module", params=list(PROGRAMS))
 def pair(request):
-    make, vocab, max_seq_len, causal = PROGRAMS[request.param]
-    model = compile_rasp_to_model(make(), vocab, max_seq_len, causal=causal)
+    make, vocab, max_seq_len, causal, layer_norm = PROGRAMS[request.param]
+    model = compile_rasp_to_model(make(), vocab, max_seq_len, causal=causal,
+                                  layer_norm=layer_norm)
     return request.param, model, to_transformer_lens(model)
 
 
@@ -44,7 +50,7 @@ def _inputs(name: str, model, n: int = 6) -> list[list]:
     w, rng = model.weights, random.Random(0)
 
     def draw(length: int) -> list:
-        if name == "sort_unique":  # its keys must be unique
+        if name.startswith("sort_unique"):  # its keys must be unique
             return ["BOS", *rng.sample(list(w.vocab), length)]
         return ["BOS", *(rng.choice(w.vocab) for _ in range(length))]
 
@@ -75,7 +81,10 @@ def test_decodes_and_every_hook_equals_ours(pair):
         ours, n = _apply(model, seq), len(seq)
         with torch.no_grad():
             logits, cache = tl.run_with_cache(tl_tokens(model, seq))  # unpadded
-        assert model.decode_output(logits[0])[1:] == ours.decoded[1:n], seq
+        # categorical outputs equal; numerical ones up to float32 rounding (with a LayerNorm,
+        # TL's and ours sum in different orders)
+        assert outputs_equal(model.decode_output(logits[0])[1:], ours.decoded[1:n],
+                             abs_tol=1e-6), seq
         embed = (cache["hook_embed"] + cache["hook_pos_embed"])[0].numpy()
         np.testing.assert_array_equal(embed, ours.embeddings[:n])
         for i, (theirs, mine) in enumerate(zip(_hooks(cache, n_layers),
@@ -86,20 +95,30 @@ def test_decodes_and_every_hook_equals_ours(pair):
 
 
 def test_logits_are_the_output_coordinates_exactly(pair):
+    """Without a LayerNorm the logits are the output coordinates of the last residual; with
+    one, `(LN(x)[label] - LN(x)[ln_zero]) * output_scale` of TL's own `ln_final` output."""
     name, model, tl = pair
+    w = model.weights
     seq = _inputs(name, model)[0]
     with torch.no_grad():
         logits, cache = tl.run_with_cache(tl_tokens(model, seq))
-    last = cache[f"blocks.{len(model.weights.layers) - 1}.hook_resid_post"][0]
-    assert torch.equal(logits[0], last[:, list(model.weights.output_indices)])
-    assert logits.shape[-1] == len(model.weights.output.labels)
+    assert logits.shape[-1] == len(w.output.labels)
+    if w.layer_norm is None:
+        last = cache[f"blocks.{len(w.layers) - 1}.hook_resid_post"][0]
+        assert torch.equal(logits[0], last[:, list(w.output_indices)])
+        return
+    normed = cache["ln_final.hook_normalized"][0].numpy().astype(np.float64)
+    zero = list(w.residual).index(LN_ZERO)
+    expected = (normed[:, list(w.output_indices)] - normed[:, [zero]]) * w.layer_norm.output_scale
+    np.testing.assert_allclose(logits[0].numpy(), expected, rtol=1e-6, atol=1e-6)
 
 
 def test_config(pair):
     name, model, tl = pair
     w = model.weights
     assert tl.cfg.attention_dir == ("causal" if w.causal else "bidirectional")
-    assert tl.cfg.normalization_type is None and tl.cfg.act_fn == "relu"
+    assert tl.cfg.normalization_type == (None if w.layer_norm is None else "LNPre")
+    assert tl.cfg.act_fn == "relu"
     assert (tl.cfg.d_vocab, tl.cfg.n_ctx) == (len(w.vocab) + 2, w.max_seq_len + 1)
     assert tl.cfg.n_heads == max(1, *(len(x.heads) for x in w.layers))
     d_head = tl.cfg.d_head
@@ -155,50 +174,11 @@ def test_tl_tokens_refuses_bad_inputs():
         tl_tokens(model, ["BOS", "x", "x", "x", "x"])
 
 
-@dataclass(frozen=True)
-class _LayerNorm:
-    """What `ModelWeights.layer_norm` holds in a LayerNorm-carrying model."""
-
-    eps: float
-    output_scale: float
-
-
-@dataclass(frozen=True, eq=False)
-class _NormalizedWeights(ModelWeights):
-    """Weights carrying a LayerNorm, as `compile_rasp_to_model(layer_norm=True)`'s."""
-
-    layer_norm: _LayerNorm | None = None
-
-
-def _ln_pre(x: np.ndarray, eps: float) -> np.ndarray:
-    x = x - x.mean(-1, keepdims=True)
-    return x / np.sqrt((x * x).mean(-1, keepdims=True) + eps)
-
-
-def test_layer_norm_weights_export_with_tl_lnpre():
-    """The export's one normalization setting: LNPre before every sublayer and the
-    unembedding, checked against a numpy forward with that LayerNorm."""
-    model = compile_rasp_to_model(lib.make_frac_prevs(rasp.tokens == "x"), ["x", "a"], 4)
-    w = model.weights
-    normed = _NormalizedWeights(w.vocab, w.max_seq_len, w.residual, w.token_embed,
-                                w.pos_embed, w.layers, w.output, w.bos, w.pad, w.causal,
-                                layer_norm=_LayerNorm(1e-5, 2.0))
-    assert normalization(normed) == {"normalization_type": "LNPre", "eps": 1e-5}
-    tl = to_transformer_lens(normed)
-    ids = np.array(model.encode(["BOS", "x", "a", "x"]))
-    x = w.token_embed[ids] + w.pos_embed[: len(ids)]
-    for layer, mlp in zip(w.layers, w.mlps()):
-        h = _ln_pre(x, 1e-5)
-        for head in layer.heads:
-            scores = (h @ head.w_q) @ (h @ head.w_k).T
-            p = np.exp(scores - scores.max(-1, keepdims=True))
-            x = x + (p / p.sum(-1, keepdims=True)) @ (h @ head.w_v) @ head.w_o
-        h = _ln_pre(x, 1e-5)
-        x = x + np.maximum(h @ mlp.w_1 + mlp.b_1, 0) @ mlp.w_2 + mlp.b_2
-    expected = _ln_pre(x, 1e-5)[:, list(w.output_indices)] * 2.0  # times output_scale
-    with torch.no_grad():
-        logits = tl(torch.from_numpy(ids[None]))
-    np.testing.assert_allclose(logits[0].numpy(), expected, rtol=1e-4, atol=1e-5)
+def test_layer_norm_config_is_lnpre_with_the_model_eps():
+    model = compile_rasp_to_model(lib.make_frac_prevs(rasp.tokens == "x"), ["x", "a"], 4,
+                                  layer_norm=1e-4)
+    assert normalization(model.weights) == {"normalization_type": "LNPre", "eps": 1e-4}
+    assert to_transformer_lens(model).cfg.eps == 1e-4
 
 
 def test_import_tracr_ir_stays_light():
@@ -211,12 +191,14 @@ def test_import_tracr_ir_stays_light():
     assert out.stdout.strip() == "[]"
 
 
-def test_layer_norm_is_a_saved_setting():
-    from tracr_ir.export.files import config_of
+def test_layer_norm_model_saves_and_loads(tmp_path):
+    import tracr_ir
 
-    model = compile_rasp_to_model(lib.make_frac_prevs(rasp.tokens == "x"), ["x", "a"], 3)
-    w = model.weights
-    assert "layer_norm" not in config_of(w, {})["model"]
-    normed = _NormalizedWeights(w.vocab, w.max_seq_len, w.residual, w.token_embed,
-                                w.pos_embed, w.layers, w.output, layer_norm=_LayerNorm(1e-5, 2.0))
-    assert config_of(normed, {})["model"]["layer_norm"] == {"eps": 1e-5, "output_scale": 2.0}
+    model = compile_rasp_to_model(lib.make_frac_prevs(rasp.tokens == "x"), ["x", "a"], 4,
+                                  layer_norm=True)
+    model.save(tmp_path / "m.mlir")
+    loaded = tracr_ir.load(tmp_path / "m.safetensors")
+    assert loaded.weights.layer_norm == model.weights.layer_norm is not None
+    seq = ["BOS", "x", "a", "x", "x"]
+    np.testing.assert_array_equal(loaded.apply(seq).output, model.apply(seq).output)
+    assert loaded.apply(seq).decoded == model.apply(seq).decoded

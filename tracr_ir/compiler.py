@@ -436,8 +436,9 @@ def stage_name(module: ModuleOp) -> str:
 def layer_norm_pipeline(spec: str, eps: float = 1e-5) -> str:
     """`spec` with `craft-layer-norm{eps=...}` before `lower-craft-to-transformer` and
     `transformer-layer-norm` right after it (the LayerNorm-robust construction), precision
-    annotated at half the budget and the residual laid out without reuse (a cleaning MLP
-    reads its value through the LayerNorm, so it would leave a residue)."""
+    annotated at half the budget, every lookup snapped (a `direct` one passes its input's error
+    on, and the LayerNorm's deviation adds to it) and the residual laid out without reuse (a
+    cleaning MLP reads its value through the LayerNorm, so it would leave a residue)."""
     if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps < float("inf"):
         raise ArgumentError(f"layer_norm must be True or a positive eps, got {eps!r}")
     lowering = "lower-craft-to-transformer"
@@ -447,6 +448,7 @@ def layer_norm_pipeline(spec: str, eps: float = 1e-5) -> str:
     parts = _split(spec)
     i = names.index(lowering)
     replaced = {"rasp-annotate-precision": "rasp-annotate-precision{share=0.5}",
+                "lower-rasp-to-craft": "lower-rasp-to-craft{direct=false}",
                 "craft-layout-residual": "craft-layout-residual{reuse=false}"}
     parts = [replaced.get(p.strip(), p) for p in parts]
     parts[i:i + 1] = [f"craft-layer-norm{{eps={format_float(eps)}}}", lowering,

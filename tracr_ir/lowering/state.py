@@ -55,10 +55,11 @@ def _hint(label: str) -> str:
 class LoweringState:
     """The lowering of one `rasp.program` in progress (see the module docstring)."""
 
-    def __init__(self, program: rasp.ProgramOp, max_table: int):
+    def __init__(self, program: rasp.ProgramOp, max_table: int, direct: bool = True):
         self.src = program
         self.L = program.length
         self.max_table = max_table
+        self.direct = direct  # whether lookups may pass their input's error on (`direct`)
         self.labels: set[str] = {op.properties["label"].data for op in program.block.ops
                                  if "label" in op.properties}  # type: ignore[attr-defined]
         # rasp value (block argument or cast result) -> form -> craft value
@@ -203,11 +204,12 @@ class LoweringState:
 
     def _least(self, ops: list[craft.CraftOp], need: float | None) -> SSAValue:
         """Add the first of `ops` (narrowest first) whose output is within `need` or as exact
-        as the last one's (the fallback); the others are dropped."""
+        as the last one's (the fallback); the others are dropped. Without `direct`, the
+        fallback (the snapped construction)."""
         fallback = ops[-1]
         limit = 0.0 if need is None else need
         chosen = fallback
-        for op in ops[:-1]:
+        for op in ops[:-1] if self.direct else ():
             error = self.bound_of(op).error
             if fits(error, limit) or fits(error, self.bound_of(fallback).error):
                 chosen = op

@@ -33,6 +33,10 @@ cannot meet its readers' tolerance, a table that tells apart input values closer
 resolves, a mean whose readers need it closer than the softmax's rounding, a product s-op or
 table above `max_table` entries. The craft exactness verifier (`craft-verify-exactness`)
 checks the result independently of who produced it.
+
+A lookup is `direct` (one hidden unit per output value, its input's error passed on) where its
+readers' need allows it, else snapped; `direct=false` snaps every lookup (the LayerNorm
+pipeline does: the LayerNorm's deviation adds to a passed-on error).
 """
 
 from __future__ import annotations
@@ -140,6 +144,7 @@ class LowerRaspToCraft(ModulePass):
     name = "lower-rasp-to-craft"
 
     max_table: int = 1 << 20
+    direct: bool = True  # false: every lookup snaps its output (no `direct` MLPs)
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         states: dict[Operation, LoweringState] = {}
@@ -147,7 +152,7 @@ class LowerRaspToCraft(ModulePass):
             if not isinstance(program, rasp.ProgramOp):
                 continue
             prepare(program, self.max_table)
-            state = states[program] = LoweringState(program, self.max_table)
+            state = states[program] = LoweringState(program, self.max_table, self.direct)
             PatternRewriteWalker(
                 GreedyRewritePatternApplier([cls(state) for cls in LOWERINGS],
                                             dce_enabled=False),
