@@ -370,11 +370,13 @@ class SelectorsAreTerms(RaspLowering):
 
 
 def _round_up(x: float) -> float:
-    """`x` rounded up to 3 significant digits (a readable bound)."""
+    """`x` rounded up to 3 significant digits (a readable bound); `x` itself where that
+    rounding would land below it (x just above a round number: 1 + 1e-11)."""
     if x <= 0:
         return 0.0
     step = 10.0 ** (math.floor(math.log10(x)) - 2)
-    return math.ceil(x / step - 1e-9) * step if x / step % 1 else x
+    rounded = math.ceil(x / step - 1e-9) * step if x / step % 1 else x
+    return rounded if rounded >= x else x
 
 
 #: The default lowerings, one per rasp op.

@@ -183,6 +183,22 @@ def _tolerances(op: craft.CraftOp, length: int) -> list[float]:
     return tolerances
 
 
+def _output_bound(plan: _Plan, op: craft.CraftOp, inputs: list[Bound], length: int) -> Bound:
+    """The op's stated output bound on its operands' bounds; a numerical mean gets its value
+    without the writer's proportional deviation (which could take it past the `magnitude`
+    its scale was built for by a relative 1e-6) and that deviation added to its error: a mean
+    passes a value's error on one for one, and its own error (the weight leaked to unselected
+    keys, times the values) grows at most in proportion to the values."""
+    value = op.operands[0] if op.operands else None
+    if not (isinstance(op, craft.NumericalAttentionOp) and value in plan.raw
+            and plan.rel[value] > 0):
+        return op.output_bound(inputs, length)
+    raw = plan.raw[value]
+    out = op.output_bound([raw, *inputs[1:]], length)
+    return Bound(out.error * (1 + plan.rel[value]) + inputs[0].error - raw.error,
+                 low=out.low, high=out.high)
+
+
 def propagate(plan: _Plan) -> dict[str, float]:
     """Check every op under the plan's deviations; the head centres by head label."""
     program, length = plan.program, plan.program.length
@@ -199,7 +215,7 @@ def propagate(plan: _Plan) -> dict[str, float]:
             _check(value, bound, tolerance,
                    f"{op.name} '{op.label_text}' (operand {i}) under layer_norm")
         inputs = [plan.bounds[v] for v in op.operands]
-        out = op.output_bound(inputs, length)
+        out = _output_bound(plan, op, inputs, length)
         if kind == "mlp":  # homogeneous: (1 + delta) times its output
             plan.set(op.output, out, delta)
         else:

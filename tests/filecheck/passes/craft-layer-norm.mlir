@@ -2,7 +2,7 @@
 // RUN: tracr-opt %s -p craft-allocate-layers,craft-layout-residual{reuse=false},craft-layer-norm,lower-craft-to-transformer,transformer-layer-norm | filecheck %s --check-prefix=MODEL
 // RUN: sed -e 's/tolerance 2.4e-05/tolerance 4.904632568359375e-05/' %s | not tracr-opt -p craft-allocate-layers,craft-layout-residual{reuse=false},craft-layer-norm 2>&1 | filecheck %s --check-prefix=TIGHT
 // RUN: not tracr-opt %s -p craft-allocate-layers,craft-layout-residual{reuse=false},lower-craft-to-transformer,transformer-layer-norm 2>&1 | filecheck %s --check-prefix=NOPLAN
-// RUN: not tracr-opt %s -p craft-allocate-layers,craft-layout-residual,craft-layer-norm 2>&1 | filecheck %s --check-prefix=REUSE
+// RUN: not tracr-opt %s -p 'craft-allocate-layers,craft-layout-residual{widen_mlps=true},craft-layer-norm' 2>&1 | filecheck %s --check-prefix=REUSE
 
 // lib.make_frac_prevs(tokens == "x") (vocab {"x", "y"}, max_seq_len 5) with half the mean's
 // tolerance (rasp-annotate-precision{share=0.5}): craft-layer-norm proves it exact under a

@@ -1,10 +1,12 @@
-// RUN: tracr-opt %s -p craft-layout-residual | filecheck %s
+// RUN: tracr-opt %s -p 'craft-layout-residual{widen_mlps=true}' | filecheck %s
 // RUN: tracr-opt %s -p 'craft-layout-residual{reuse=false}' | filecheck %s --check-prefix=DISJOINT
-// RUN: tracr-opt %s -p craft-layout-residual | tracr-opt | filecheck %s
-// RUN: tracr-opt %s -p craft-layout-residual,lower-craft-to-transformer | filecheck %s --check-prefix=MODEL
+// RUN: tracr-opt %s -p 'craft-layout-residual{widen_mlps=true}' | tracr-opt | filecheck %s
+// RUN: tracr-opt %s -p 'craft-layout-residual{widen_mlps=true},lower-craft-to-transformer' | filecheck %s --check-prefix=MODEL
+// RUN: tracr-opt %s -p 'craft-layout-residual{widen_mlps=true},lower-craft-to-transformer' | tracr-run - --input "3 1 2" --input "2 3" | filecheck %s --check-prefix=OUT
+// RUN: tracr-opt %s -p craft-layout-residual,lower-craft-to-transformer | filecheck %s --check-prefix=CAPPED
 // RUN: tracr-opt %s -p craft-layout-residual,lower-craft-to-transformer | tracr-run - --input "3 1 2" --input "2 3" | filecheck %s --check-prefix=OUT
 
-// Residual reuse: tokens and indices are last read in layer 1 (sort_4's value and
+// Residual reuse (widen_mlps=true: wherever the peak allows): tokens and indices are last read in layer 1 (sort_4's value and
 // selector), so layer 1's MLP cleans them and sum_7 (written in layer 2's MLP) takes their
 // positions; the SelectorWidth's share is read in layer 0 only, and double_5 (layer 1) reuses
 // it. 20 positions (the peak of live directions, plus one and bos) instead of 27.
@@ -30,6 +32,13 @@ builtin.module {
 // MODEL:      transformer.mlp layer 0 "target_pos_2_mlp,parity_6,clean"
 // MODEL:      transformer.mlp layer 1 "double_5,clean"
 // MODEL:      transformer.unembed categorical [sum_7:2, sum_7:3, sum_7:4, sum_7:5, sum_7:6, sum_7:7]
+
+// The default reuses a position only where its cleaning keeps the layer's MLP no wider than
+// the widest layer's (12, sum_7's): layer 1 has room for tokens' cleaning, layer 0 none for
+// the share's, so 24 positions and the MLP width of the layout without reuse.
+// CAPPED:      // width 24, 3 layers, heads [1, 1, 0], mlp hidden [11, 12, 12]
+// CAPPED:      transformer.mlp layer 0 "target_pos_2_mlp,parity_6"
+// CAPPED:      transformer.mlp layer 1 "double_5,clean"
 
 // OUT:        [2, 5, 6]
 // OUT-NEXT:   [4, 7]
