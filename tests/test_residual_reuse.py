@@ -89,7 +89,9 @@ def _lib_craft(max_seq_len=4, allocator="greedy"):
     program = lib.make_sort_unique(rasp.tokens, rasp.tokens)
     stages = StageIR()
     module = to_ir(program, {1, 2, 3, 4}, max_seq_len)
-    run_pipeline(module, default_pipeline(allocator), callback=lambda _p, m, _n: stages.record(m))
+    spec = default_pipeline(allocator).replace("craft-layout-residual",
+                                               "craft-layout-residual{widen_mlps=true}")
+    run_pipeline(module, spec, callback=lambda _p, m, _n: stages.record(m))
     return craft_program(stages), program
 
 
@@ -192,3 +194,23 @@ def test_cleanings_never_widen_the_widest_mlp():
         assert widened["residual"] <= capped["residual"], case.name
         widened_any |= widened["mlp_hidden"] > plain["mlp_hidden"]
     assert widened_any
+
+
+def test_reused_positions_keep_their_history_through_save_and_load(tmp_path):
+    """The model's labels name each position's last occupant; `residual_names` (and the
+    pictures) show every occupant in order, and the saved model keeps them."""
+    import tracr_ir
+
+    model = compile_rasp_to_model(lib.make_shuffle_dyck2(), list("(){}a"), 6)
+    shared = [(i, name) for i, name in enumerate(model.residual_names) if " | " in name]
+    assert shared
+    for i, name in shared:
+        assert name.split(" | ")[-1] == model.residual_labels[i]
+    plain = compile_rasp_to_model(lib.make_shuffle_dyck2(), list("(){}a"), 6,
+                                  pipeline=default_pipeline().replace(
+                                      "craft-layout-residual", "craft-layout-residual{reuse=false}"))
+    assert plain.residual_names == plain.residual_labels and not plain.residual_history
+    model.save(tmp_path / "m.mlir")
+    loaded = tracr_ir.load(tmp_path / "m.safetensors")
+    assert loaded.residual_names == model.residual_names
+    assert loaded.stats()["proven_optimal"] == model.stats()["proven_optimal"]

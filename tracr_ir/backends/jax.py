@@ -82,6 +82,7 @@ class CompiledModel:
     residual_labels: list[str]  # the residual's labels as the IR prints them: tokens:"a", one
     ir: MutableMapping[str, str] = field(default_factory=dict)
     proven_optimal: tuple[str, ...] = ()  # allocation stages proven optimal (the IR's)
+    residual_history: tuple[str, ...] = ()  # per position its occupants, if any is reused
     _traces: _TraceCounter = field(default_factory=_TraceCounter, repr=False)
     _jitted: Any = field(default=None, repr=False)
     _jitted_output: Any = field(default=None, repr=False)  # the output coordinates only
@@ -106,6 +107,12 @@ class CompiledModel:
         w = self.weights
         return (f"CompiledModel(layers={len(w.layers)}, residual={w.d_model}, "
                 f"output={w.output.encoding} {[str(x) for x in w.output.labels]})")
+
+    @property
+    def residual_names(self) -> list[str]:
+        """A name per residual position: its label, or, where positions are reused
+        (`craft-layout-residual`), every s-op it holds in order (`indices:2 | sum_7:5`)."""
+        return list(self.residual_history) or list(self.residual_labels)
 
     @property
     def trace_count(self) -> int:
@@ -211,7 +218,9 @@ class CompiledModel:
         from tracr_ir.export.files import save_model
 
         text = self.ir.get("transformer") or print_module(ModelOp.from_weights(self.weights))
-        save_model(self.weights, self.ir, path, text)
+        attributes = {name: list(getattr(self, name)) for name in MODEL_ATTRIBUTES
+                      if getattr(self, name)}
+        save_model(self.weights, self.ir, path, text, attributes)
 
     def stats(self) -> dict[str, Any]:
         """Sizes: `layers`, `heads` and `mlp_hidden` (max per layer), `residual` (width),
@@ -255,10 +264,23 @@ def build(module: Operation | str, ir: MutableMapping[str, str] | None = None) -
     verify_module(op)
     w = op.weights()
     params = {k: jnp.asarray(v, dtype=jnp.float32) for k, v in param_arrays(w).items()}
-    optimal = op.attributes.get("proven_optimal")
-    proven = tuple(x.data for x in optimal.data) if isinstance(optimal, ArrayAttr) else ()
     return CompiledModel(w, params, [str(label) for label in w.residual],
-                         {} if ir is None else ir, proven_optimal=proven)
+                         {} if ir is None else ir, **model_attributes(op))
+
+
+#: The model op's discardable attributes a `CompiledModel` keeps (lists of strings; saved
+#: with the model): the allocation stages proven optimal and the reused positions' occupants.
+MODEL_ATTRIBUTES = ("proven_optimal", "residual_history")
+
+
+def model_attributes(op: Operation) -> dict[str, tuple[str, ...]]:
+    """`MODEL_ATTRIBUTES` of `op` that it has, as tuples of strings."""
+    out = {}
+    for name in MODEL_ATTRIBUTES:
+        attr = op.attributes.get(name)
+        if isinstance(attr, ArrayAttr):
+            out[name] = tuple(x.data for x in attr.data)  # type: ignore[attr-defined]
+    return out
 
 
 def load(path: str | Path) -> CompiledModel:

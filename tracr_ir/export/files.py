@@ -102,8 +102,9 @@ def config_of(w: ModelWeights, stages: Mapping[str, str]) -> dict[str, Any]:
 
 
 def save_model(w: ModelWeights, stages: Mapping[str, str], path: str | Path,
-               ir_text: str) -> ModelFiles:
-    """Write `ir_text` at `path` and the weights and JSON beside it."""
+               ir_text: str, attributes: Mapping[str, list[str]] | None = None) -> ModelFiles:
+    """Write `ir_text` at `path` and the weights and JSON beside it (with the model op's
+    `attributes`: lists of strings such as `proven_optimal`)."""
     from safetensors.numpy import save_file
 
     from tracr_ir.interpreters.transformer import param_arrays
@@ -116,7 +117,10 @@ def save_model(w: ModelWeights, stages: Mapping[str, str], path: str | Path,
     try:
         files.ir.write_text(ir_text + "\n")
         save_file(arrays, str(files.weights), metadata={"format": FORMAT})
-        files.config.write_text(json.dumps(config_of(w, stages), indent=1) + "\n")
+        config = config_of(w, stages)
+        if attributes:
+            config["attributes"] = {k: list(v) for k, v in attributes.items()}
+        files.config.write_text(json.dumps(config, indent=1) + "\n")
     except OSError as e:
         raise ModelFileError(f"cannot write the model at {path}: {e}") from None
     return files
@@ -200,6 +204,8 @@ def _read_safetensors(path: Path) -> dict[str, np.ndarray]:
 
 def _model_op(files: ModelFiles, config: dict[str, Any], arrays: dict[str, np.ndarray]) -> Any:
     """The verified op of the JSON's labels and settings and the safetensors' weights."""
+    from xdsl.dialects.builtin import ArrayAttr, StringAttr
+
     from tracr_ir.dialects.transformer import ModelOp
     from tracr_ir.ir_text import verify_module
 
@@ -212,8 +218,15 @@ def _model_op(files: ModelFiles, config: dict[str, Any], arrays: dict[str, np.nd
         extra, missing = sorted(set(arrays) - expected), sorted(expected - set(arrays))
         raise ModelFileError(f"{files.weights}: tensors do not match {files.config.name} "
                              f"(missing {missing[:3]}, unexpected {extra[:3]})")
+    attributes = config.get("attributes", {})
+    if not (isinstance(attributes, dict) and all(isinstance(v, list)
+                                                 for v in attributes.values())):
+        raise ModelFileError(f"{files.config}: malformed (attributes: lists of strings by "
+                             "name expected)")
     try:
         op = ModelOp.from_weights(weights)
+        for name, values in attributes.items():
+            op.attributes[name] = ArrayAttr(StringAttr(str(v)) for v in values)
         verify_module(op)
     except IRError as e:
         raise ModelFileError(f"{files.weights}: weights do not fit the model: {e}") from None

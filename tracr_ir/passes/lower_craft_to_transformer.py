@@ -37,7 +37,9 @@ the residual; nothing is rescaled, so the model computes what the craft interpre
 - A residual position shared by several directions (`#craft.residual<[..., x:1 | y, ...]>`)
   is one coordinate; every block is placed at its directions' positions, and the model's
   residual labels name what each position holds at the end (its last occupant). The
-  `proven_optimal` attribute of the allocation is copied to the model.
+  `proven_optimal` attribute of the allocation is copied to the model, and, where positions
+  are shared, `residual_history` lists each position's occupants in order (`indices:2 |
+  sum_7:5`), which `CompiledModel.residual_names` and the pictures show.
 - The embedding is the craft interpreter's (`interpreters.craft.embedding_tables`): `one`
   and `tokens:v` for a token, `one` and `bos` for BOS, `indices:(p-1)` at position p >= 1,
   nothing for PAD (padded keys are masked at run time).
@@ -50,7 +52,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from xdsl.context import Context
-from xdsl.dialects.builtin import IntegerAttr, ModuleOp, StringAttr, i64
+from xdsl.dialects.builtin import ArrayAttr, IntegerAttr, ModuleOp, StringAttr, i64
 from xdsl.ir import Block, Operation, Region
 from xdsl.passes import ModulePass
 from xdsl.rewriter import Rewriter
@@ -67,6 +69,7 @@ from tracr_ir.dialects.transformer import HeadAttr, MLPOp, SparseAttr, WeightsAt
 from tracr_ir.model import Label, Output
 from tracr_ir.passes.craft_allocate_layers import OPTIMAL_ATTR
 
+HISTORY_ATTR = "residual_history"  # per position, its occupants in order (if any is shared)
 LAYER_NORM_PLAN = "layer_norm_plan"  # craft-layer-norm's plan, applied by transformer-layer-norm
 
 
@@ -178,6 +181,9 @@ def lower_program(program: craft.ProgramOp) -> transformer.ModelOp:
                                 [Label.of(d) for d in space.final], Region(Block(ops)))
     if OPTIMAL_ATTR in program.attributes:
         model.attributes[OPTIMAL_ATTR] = program.attributes[OPTIMAL_ATTR]
+    if space.shared:  # what each position holds over time, for pictures and readers
+        model.attributes[HISTORY_ATTR] = ArrayAttr(
+            StringAttr(" | ".join(str(Label.of(d)) for d in slot)) for slot in space.slots)
     return model
 
 

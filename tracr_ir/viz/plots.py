@@ -70,7 +70,7 @@ def residual_figure(model: Any, seq: Sequence[Any]) -> Any:
 
     result = model.apply(seq)
     stages = [result.embeddings, *result.residuals]
-    labels = model.residual_labels
+    labels = model.residual_names
     n, d = len(seq), len(labels)
     label_width = CHAR * max(len(x) for x in labels) + 0.3
     panel = max(0.9, ROW * n)
@@ -103,7 +103,7 @@ def _matrices(model: Any, layer_index: int) -> list[tuple[str, np.ndarray, list,
     """(title, matrix, row labels, column labels) of the layer, rows and columns that are
     all zero left out."""
     w = model.weights
-    labels = model.residual_labels
+    labels = model.residual_names
     layer, mlp = w.layers[layer_index], w.mlps()[layer_index]
     out = []
     for j, head in enumerate(layer.heads):
