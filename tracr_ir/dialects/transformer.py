@@ -75,12 +75,12 @@ from tracr_ir.dialects.program import Settings, StageProgramOp, checked_parent, 
 from tracr_ir.dialects.rasp import CATEGORICAL, NUMERICAL
 from tracr_ir.dialects.transformer_norm import LayerNormAttr
 from tracr_ir.dialects.transformer_weights import (SparseAttr, WeightsAttr, dense, format_dense,
-                                                  format_f32, is_f32_tensor, parsing_axes,
-                                                  shape_of, to_numpy, weight_axes)
+                                                  format_f32, is_f32_tensor, parse_label,
+                                                  parsing_axes, shape_of, to_numpy,
+                                                  weight_axes)
 from tracr_ir.model import (ABSENT, MLP, Head, Label, LabelLike, Layer, LayerNorm, ModelWeights,
                             Output)
-from tracr_ir.values import (Value, format_value, parse_optional_string, parse_string,
-                             parse_value)
+from tracr_ir.values import Value, format_value, parse_optional_string, parse_string
 
 __all__ = ["ABSENT", "MLP", "TRANSFORMER", "AttentionOp", "EmbedOp", "Head", "Label", "Layer",
            "MLPOp", "ModelOp", "ModelWeights", "Output", "SparseAttr", "UnembedOp",
@@ -92,16 +92,8 @@ __all__ = ["ABSENT", "MLP", "TRANSFORMER", "AttentionOp", "EmbedOp", "Head", "La
 
 def parse_labels(parser: AttrParser) -> tuple[Label, ...]:
     """`[one, tokens:1, "my-name":(1, 2)]`."""
-
-    def parse_label() -> Label:
-        name = parser.parse_optional_identifier()
-        if name is None:
-            name = parse_string(parser, " (a residual label: a name or a string)")
-        if parser.parse_optional_punctuation(":") is not None:
-            return Label(name, parse_value(parser))
-        return Label(name)
-
-    return tuple(parser.parse_comma_separated_list(parser.Delimiter.SQUARE, parse_label))
+    return tuple(parser.parse_comma_separated_list(parser.Delimiter.SQUARE,
+                                                   lambda: parse_label(parser)))
 
 
 def format_labels(labels: Iterable[Label]) -> str:

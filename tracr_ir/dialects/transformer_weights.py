@@ -306,7 +306,7 @@ class Axis:
             if i >= n:
                 parser.raise_error(f"index {i} is outside a dimension of {n}", start, parser.pos)
             return i
-        key: Value | Label = _parse_label(parser) if self.kind == "label" else parse_value(parser)
+        key: Value | Label = parse_label(parser) if self.kind == "label" else parse_value(parser)
         i = self._position(key)
         if i is None:
             what = f"residual label {key}" if self.kind == "label" else \
@@ -323,7 +323,8 @@ class Axis:
         return {self.format(i): i for i in range(len(self.keys or ()))}
 
 
-def _parse_label(parser: AttrParser) -> Label:
+def parse_label(parser: AttrParser) -> Label:
+    """A residual label: `one`, `tokens:1`, `"my-name":(1, 2)`."""
     name = parser.parse_optional_identifier()
     if name is None:
         name = parse_string(parser, " (a residual label: a name or a string)")
