@@ -24,7 +24,7 @@ hidden neurons than tracr's.
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -389,18 +389,28 @@ def sequence_map_mlp(in1_space: Space, in2_space: Space, out_space: Space,
     if direct:
         return direct_sequence_map_mlp(in1_space, in2_space, out_space, table, label,
                                        numerical_output)
+    builder = _Builder(label, out_space)
+    for d1, d2, output in _pair_outputs(in1_space, in2_space, out_space, table, label,
+                                        numerical_output):
+        builder.ramp({d1: 2.0, d2: 2.0}, -3.0, output)
+    probes = [{d1: 1.0, d2: 1.0} for d1 in in1_space for d2 in in2_space]
+    return builder.build(join(in1_space, in2_space), probes)
+
+
+def _pair_outputs(in1_space: Space, in2_space: Space, out_space: Space,
+                  table: Mapping[tuple[Any, Any], Any], label: str,
+                  numerical_output: bool
+                  ) -> Iterator[tuple[Direction, Direction, dict[Direction, float]]]:
+    """(d1, d2, output coefficients) of each value pair a sequence map writes (categorical:
+    those whose value is not None), after checking the spaces."""
     _check_numerical_out(out_space, numerical_output)
     if set(in1_space) & set(in2_space):
         raise ValueError("the operands of a sequence map must have disjoint spaces")
-    builder = _Builder(label, out_space)
     for d1 in in1_space:
         for d2 in in2_space:
             y = _lookup(table, (d1.value, d2.value), label)
-            if y is None and not numerical_output:
-                continue
-            builder.ramp({d1: 2.0, d2: 2.0}, -3.0, _output(out_space, y, numerical_output, label))
-    probes = [{d1: 1.0, d2: 1.0} for d1 in in1_space for d2 in in2_space]
-    return builder.build(join(in1_space, in2_space), probes)
+            if y is not None or numerical_output:
+                yield d1, d2, _output(out_space, y, numerical_output, label)
 
 
 def direct_sequence_map_mlp(in1_space: Space, in2_space: Space, out_space: Space,
@@ -418,17 +428,10 @@ def direct_sequence_map_mlp(in1_space: Space, in2_space: Space, out_space: Space
     output moves by at most M (n2 ||d1||_1 + n1 ||d2||_1), n1, n2 the operands' numbers of
     values, M the largest output norm (1 categorical, max |f| numerical).
     """
-    _check_numerical_out(out_space, numerical_output)
-    if set(in1_space) & set(in2_space):
-        raise ValueError("the operands of a sequence map must have disjoint spaces")
     builder = _Builder(label, out_space)
-    for d1 in in1_space:
-        for d2 in in2_space:
-            y = _lookup(table, (d1.value, d2.value), label)
-            if y is None and not numerical_output:
-                continue
-            builder.unit({d1: 1.0, d2: 1.0}, -1.0,
-                         _output(out_space, y, numerical_output, label), (d1.value, d2.value))
+    for d1, d2, output in _pair_outputs(in1_space, in2_space, out_space, table, label,
+                                        numerical_output):
+        builder.unit({d1: 1.0, d2: 1.0}, -1.0, output, (d1.value, d2.value))
     probes = [{d1: 1.0, d2: 1.0} for d1 in in1_space for d2 in in2_space]
     return builder.build(join(in1_space, in2_space), probes if numerical_output else None)
 
