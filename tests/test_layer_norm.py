@@ -44,13 +44,11 @@ def test_layer_norm_model_is_exact(name):
     _exact(case, model, 5, 40)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("case", LIB_CASES, ids=lambda c: c.name)
 def test_every_lib_program_is_exact_under_layer_norm(case):
     _exact(case, _compile(case, 5, layer_norm=True), 5, 100)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("name", ["make_sort_unique", "make_frac_prevs", "make_shuffle_dyck2"])
 def test_layer_norm_at_max_seq_len_10(name):
     case = CASES[name]
