@@ -25,7 +25,8 @@ layers (`craft-allocate-layers`); without them nothing is shared.
 Cleaning costs MLP width, so by default a position is reused only where its cleaning fits in
 the layer's MLP without making it wider than the widest MLP layer (the model's MLP width, as
 tracr counts it, does not grow); elsewhere the s-op takes a fresh position, so the residual
-can be wider than the peak. `widen_mlps=true` reuses wherever the peak allows.
+can be wider than the peak (and then the allocator's `residual` stage, proven for the peak,
+is taken off `proven_optimal`). `widen_mlps=true` reuses wherever the peak allows.
 
 `reuse=false` gives one position per direction: `one`, `bos`, the inputs, then every space a
 block writes (its output, and a SelectorWidth's share), ordered by layer and then program
@@ -37,14 +38,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from xdsl.context import Context
-from xdsl.dialects.builtin import ModuleOp
+from xdsl.dialects.builtin import ArrayAttr, ModuleOp
 from xdsl.passes import ModulePass
 
 from tracr_ir.dialects import craft
 from tracr_ir.dialects.craft_layout import (RESIDUAL_ATTR, ResidualLayout, has_layers,
-                                            occupants, reuse_layout)
+                                            occupants, peak_width, reuse_layout)
 from tracr_ir.interpreters.craft import program_blocks, residual_space
-from tracr_ir.passes.craft_allocate_layers import block_infos
+from tracr_ir.passes.craft_allocate_layers import OPTIMAL_ATTR, block_infos
 
 __all__ = ["RESIDUAL_ATTR", "CraftLayoutResidual", "residual_layout"]
 
@@ -85,3 +86,16 @@ class CraftLayoutResidual(ModulePass):
             if isinstance(program, craft.ProgramOp):
                 layout = residual_layout(program, self.reuse, self.widen_mlps)
                 program.attributes[RESIDUAL_ATTR] = layout.attr()
+                _drop_residual_optimality(program, layout)
+
+
+def _drop_residual_optimality(program: craft.ProgramOp, layout: ResidualLayout) -> None:
+    """The allocator's `residual` stage is proven for the peak of live directions; a layout
+    wider than that peak (no reuse, or reuse capped by MLP room) is not what was proven."""
+    proven = program.attributes.get(OPTIMAL_ATTR)
+    if not isinstance(proven, ArrayAttr) or "residual" not in [x.data for x in proven.data]:
+        return
+    ops = [op for op in program.block.ops if isinstance(op, craft.CraftOp)]
+    if has_layers(ops) and len(layout) > peak_width(occupants(program, ops)):
+        program.attributes[OPTIMAL_ATTR] = ArrayAttr(x for x in proven.data
+                                                     if x.data != "residual")
