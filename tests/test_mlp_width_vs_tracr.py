@@ -23,7 +23,11 @@ Not yet no wider (skipped, see `selector_reads_an_aggregate`): a categorical Agg
 by a Select, directly or through Maps and SequenceMaps. Heads need exact keys and queries,
 so we snap the noisy value with an MLP (two neurons per value or pair) where tracr has no
 MLP, or one neuron per value; asking the head for `EXACT` instead is within a few times the
-float32 rounding of its softmax and fails for nested Aggregates.
+float32 rounding of its softmax and fails for nested Aggregates. Likewise (skipped, see
+`snaps_a_noisy_lookup`) a lookup of a categorical Aggregate whose readers need it closer than
+a direct lookup passes the attention's error on: we snap it (two neurons per step) where
+tracr's unsnapped lookup is narrower and inexact (a numerical Map of an Aggregate read by a
+numerical mean took 2 units, tracr's 1).
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ from lib_cases import LIB_CASES  # noqa: E402
 
 from tracr_ir import rasp  # noqa: E402
 from tracr_ir.compiler import run_pipeline  # noqa: E402
+from tracr_ir.dialects import craft  # noqa: E402
 from tracr_ir.dialects import rasp as rasp_dialect  # noqa: E402
 from tracr_ir.errors import TracrIRError  # noqa: E402
 from tracr_ir.testing import compile_to_stage, describe, program_cases  # noqa: E402
@@ -106,6 +111,24 @@ def selector_reads_an_aggregate(program) -> bool:
     return False
 
 
+def snaps_a_noisy_lookup(program, vocab, max_seq_len: int) -> bool:
+    """A snapped lookup (not `direct`) reading a categorical Aggregate's output, directly or
+    through direct lookups: its readers need it closer than a direct lookup passes the
+    attention's error on, so it snaps (2 units per step) where tracr builds an unsnapped,
+    inexact lookup (the same gap as `selector_reads_an_aggregate`, with other readers)."""
+    module = compile_to_stage(program, vocab, max_seq_len, "craft")
+    noisy = set()
+    for op in module.walk():
+        if isinstance(op, craft.CategoricalAttentionOp):
+            noisy.add(op.results[0])
+        elif isinstance(op, (craft.CategoricalMLPOp, craft.SequenceMapMLPOp)) and any(
+                v in noisy for v in op.operands):
+            if not op.is_direct:
+                return True
+            noisy.add(op.results[0])
+    return False
+
+
 def mixed_sign_numerical_map(program, vocab, max_seq_len: int) -> bool:
     """A map (or sequence map) to a numerical s-op whose values have both signs."""
     module = compile_to_stage(program, vocab, max_seq_len, "rasp")
@@ -131,6 +154,7 @@ def check_random(case) -> None:
         return
     try:
         if selector_reads_an_aggregate(case.program) or mixed_sign_numerical_map(
+                case.program, case.vocab, case.max_seq_len) or snaps_a_noisy_lookup(
                 case.program, case.vocab, case.max_seq_len):
             return
         assert_no_wider(case.program, case.vocab, case.max_seq_len, per_layer=False)
