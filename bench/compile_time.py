@@ -37,16 +37,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from worker import run_worker  # noqa: E402
+
 VOCAB = frozenset({1, 2, 3})
 MAX_SEQ_LEN = 5
 OPTIONS = dict(composite_selectors=False, full=False)
@@ -133,32 +134,8 @@ def tracr_worker(seed: int, n_nodes: int, family: str, out_path: str) -> None:
 
 def run_tracr(seed: int, n_nodes: int, family: str, timeout: float) -> dict[str, Any]:
     """One tracr compile in a subprocess; {"timeout": True} if it takes over `timeout` s."""
-    with tempfile.TemporaryDirectory() as tmp:
-        out, log = Path(tmp) / "result.json", Path(tmp) / "stderr.txt"
-        with open(log, "w") as err:
-            proc = subprocess.Popen(
-                [sys.executable, __file__, "--worker", str(seed), str(n_nodes), family, str(out)],
-                stdout=subprocess.PIPE, stderr=err, text=True,
-                env={**os.environ, "JAX_PLATFORMS": os.environ.get("JAX_PLATFORMS", "cpu")})
-        tail = lambda: log.read_text().strip()[-300:]  # noqa: E731
-        try:
-            line = proc.stdout.readline()  # imports, warm-up and translation: not timed
-            if line.strip() != "ready":
-                proc.wait()
-                return {"error": "worker failed: " + tail()}
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-                return {"timeout": True}
-            if not out.exists():
-                return {"error": "worker died: " + tail()}
-            return json.loads(out.read_text())
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+    result = run_worker(__file__, [str(seed), str(n_nodes), family], timeout)
+    return {"timeout": True} if result is None else result
 
 
 # ----------------------------------------------------------------------------- ours

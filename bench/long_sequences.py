@@ -20,10 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -34,6 +31,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(HERE))
 
 from lib_cases import LIB_BY_NAME, LIB_CASES  # noqa: E402
+from worker import run_worker  # noqa: E402
 
 TOL = 1e-4
 
@@ -109,28 +107,8 @@ def tracr_worker(name: str, max_seq_len: int, n_inputs: int, out_path: str) -> N
 
 
 def run_tracr(name: str, max_seq_len: int, n_inputs: int, timeout: float) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as tmp:
-        out, log = Path(tmp) / "result.json", Path(tmp) / "stderr.txt"
-        with open(log, "w") as err:
-            proc = subprocess.Popen(
-                [sys.executable, __file__, "--worker", name, str(max_seq_len), str(n_inputs),
-                 str(out)], stdout=subprocess.PIPE, stderr=err, text=True,
-                env={**os.environ, "JAX_PLATFORMS": os.environ.get("JAX_PLATFORMS", "cpu")})
-        try:
-            if proc.stdout is None or proc.stdout.readline().strip() != "ready":
-                proc.wait()
-                return {"error": "worker failed: " + log.read_text().strip()[-200:]}
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                return {"error": f"timeout ({timeout:g} s)"}
-            if not out.exists():
-                return {"error": "worker died: " + log.read_text().strip()[-200:]}
-            return json.loads(out.read_text())
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+    result = run_worker(__file__, [name, str(max_seq_len), str(n_inputs)], timeout)
+    return {"error": f"timeout ({timeout:g} s)"} if result is None else result
 
 
 def _cells(r: dict[str, Any] | None, ours: bool) -> list[str]:
