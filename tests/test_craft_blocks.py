@@ -664,3 +664,22 @@ def test_padding_never_changes_real_positions():
         w, _ = (attention_forward(block, space, padded, mask) if block is agg
                 else attention_forward(block.attention, space, padded, mask))
         assert np.all(w[:, n + 1:] == 0)
+
+
+@pytest.mark.parametrize("values", [
+    ["a", "b", "c"],          # tabulated by calling the comparison
+    [0, 1, 2.5, True],        # orders by broadcasting, EQ/NEQ by hashing
+    [(0, "b"), (2, "a"), (1, "c")],  # tuples: tabulated
+])
+@pytest.mark.parametrize("name", [c.name for c in rasp.Comparison])
+@pytest.mark.parametrize("negated", [False, True])
+def test_comparison_term_equals_the_comparison(values, name, negated):
+    """Every path of `comparison_term` gives `Comparison[name](key, query)` per value pair,
+    and its negation when asked (the tabulated path once dropped the negation, so that
+    `~Select(tokens, tokens, LT)` over letters compiled as LT)."""
+    queries, keys = Space.categorical("q", values), Space.categorical("k", values)
+    term = attention.comparison_term(queries, keys, name, negated=negated)
+    comparison = rasp.Comparison[name]
+    want = np.array([[bool(comparison(k.value, q.value)) != negated for k in keys]
+                     for q in queries])
+    np.testing.assert_array_equal(term.table, want)

@@ -105,8 +105,9 @@ def comparison_term(query_space: Space, key_space: Space, name: str,
             q := _numbers(queries)) is not None:
         table = _ORDERS[name](k[None, :], q[:, None])
     if table is None:
-        return select_term(query_space, key_space, rasp_front.Comparison[name])
-    term = SelectorTerm(query_space, key_space, table)
+        term = select_term(query_space, key_space, rasp_front.Comparison[name])
+    else:
+        term = SelectorTerm(query_space, key_space, table)
     return term.negated() if negated else term
 
 
