@@ -628,3 +628,14 @@ def test_errors_raised_by_user_functions_propagate():
     bad = rasp.Map(lambda x: 1 / x, rasp.tokens)
     with pytest.raises(ZeroDivisionError):
         ev(bad, [0])
+
+
+def test_fresh_labels_numbers_from_one_and_restores_the_counter():
+    before = rasp.Map(lambda x: x, rasp.tokens).unique_id
+    with rasp.fresh_labels():
+        first = rasp.Map(lambda x: x + 1, rasp.tokens)
+        second = rasp.SelectorWidth(rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.EQ))
+        labels = [first.label, second.label]
+    after = rasp.Map(lambda x: x, rasp.tokens).unique_id
+    assert labels == ["map_1", "selector_width_2"]  # numbered when first read
+    assert after == before + 1

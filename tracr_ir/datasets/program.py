@@ -9,7 +9,6 @@ whose transformer interpreter disagrees with `rasp.evaluate` on the row's inputs
 from __future__ import annotations
 
 import contextlib
-import itertools
 import logging
 import os
 import random
@@ -52,16 +51,15 @@ def _fresh_labels() -> Iterator[None]:
     A node's label is its name and a process-wide counter (`map_12`), so without this a
     program's IR would depend on which programs its worker made before it.
     """
-    from tracr_ir.rasp import RASPExpr
+    from tracr_ir.rasp import fresh_labels
 
-    saved, log = RASPExpr._ids, logging.getLogger("tracr_ir.rasp")
+    log = logging.getLogger("tracr_ir.rasp")
     level = log.level
-    RASPExpr._ids = itertools.count(1)
     log.setLevel(logging.ERROR)
     try:
-        yield
+        with fresh_labels():
+            yield
     finally:
-        RASPExpr._ids = saved
         log.setLevel(level)
 
 

@@ -30,6 +30,7 @@ from tracr_ir.rasp.expr import (DEFAULT_ANNOTATORS, VT, Aggregate, Annotator, Co
                                 SelectorOr, SelectorValue, SelectorWidth, SequenceMap, SOp,
                                 TokensType, Value, annotate, indices, length, selector_and,
                                 selector_not, selector_or, sop_not, tokens)
+from tracr_ir.rasp.labels import fresh_labels
 from tracr_ir.rasp.semantics import (Evaluator, aggregate_mean, apply_predicate, evaluate,
                                      evaluate_causal, walk)
 
@@ -40,7 +41,7 @@ __all__ = [
     "ProgramError", "RASPExpr", "SOp", "Select", "Selector", "SelectorAnd", "SelectorNot",
     "SelectorOr", "SelectorValue", "SelectorWidth", "SequenceMap", "TokensType", "Value",
     "aggregate_mean", "annotate", "apply_predicate", "categorical", "default_encoding",
-    "default_name", "evaluate", "evaluate_causal", "get_encoding", "indices", "is_categorical",
-    "is_numerical", "length", "numerical", "selector_and", "selector_not", "selector_or",
-    "sop_not", "tokens", "walk",
+    "default_name", "evaluate", "evaluate_causal", "fresh_labels", "get_encoding",
+    "indices", "is_categorical", "is_numerical", "length", "numerical", "selector_and",
+    "selector_not", "selector_or", "sop_not", "tokens", "walk",
 ]
