@@ -167,10 +167,20 @@ class NumericalAttentionBounds(_HeadBounds):
 
 
 class SelectorWidthBounds:
-    """`selector_width`: exact for exact selector terms."""
+    """`selector_width`: exact for exact selector terms (within `EXACT`; a `direct` one
+    decodes its share without snapping and needs them exact: tolerance 0)."""
 
     def input_tolerances(self: Any, max_seq_len: int) -> list[float]:
-        return [EXACT] * len(self.operands)
+        return [0.0 if self.is_direct else EXACT] * len(self.operands)
+
+    def share_tolerance(self: Any, max_seq_len: int) -> float:
+        """How far the head's share may be from 1/(w+1) beyond what the block itself
+        accounts for (`craft-layer-norm` adds its deviations to the share): a quarter of the
+        least gap g = 1/((L+1)(L+2)) for the snapped decoder (its ramps' slack), none for a
+        `direct` one (its output moves with the share)."""
+        if self.is_direct:
+            return 0.0
+        return 1 / (4 * (max_seq_len + 1) * (max_seq_len + 2))
 
     def output_bound(self: Any, inputs: Sequence[Bound], max_seq_len: int) -> Bound:
         if not space_of(self.output).is_numerical:
