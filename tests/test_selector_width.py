@@ -190,3 +190,18 @@ def test_direct_form_round_trips_and_is_numerical_only():
                                f"!craft.space<[{label}:0, {label}:1]>")
     with pytest.raises(Exception, match="a direct width is numerical"):
         parse_module(categorical).verify()
+
+
+def test_keys_read_from_an_attention_output_keep_the_snapped_decoder():
+    """A snapped lookup of an attention output is exact within its bound (0) but not in
+    float32, which the share would pass on: no direct width there, and still exact."""
+    reverse = lib.make_reverse(rasp.tokens)
+    selector = rasp.Select(reverse, rasp.tokens, rasp.Comparison.LT)
+    program = rasp.numerical(rasp.SelectorWidth(selector)).named("width")
+    model = compile_rasp_to_model(program, {1, 2, 3}, 10)
+    widths = [op for op in parse_module(model.ir["craft"]).walk()
+              if isinstance(op, craft.SelectorWidthOp)]
+    assert widths and not any(op.is_direct for op in widths)
+    inputs = _inputs({1, 2, 3}, 10, 30)
+    for xs, out in zip(inputs, model.apply_batch([["BOS", *xs] for xs in inputs])):
+        assert outputs_equal(out[1:], rasp.evaluate(program, xs), abs_tol=5e-5), xs

@@ -30,8 +30,9 @@ the activation mass at width w is w, and the float32 estimate 8 u w stays below 
 output's tolerance max(5e-5, 1e-6 w) at every L. Its error bound is the interpolant's
 largest deviation, in float64 with the float32 weights, over shares within 2u/(w+1) of each
 fl(1/(w+1)) (slopes there (w+1)(w+2): about 2 (w+2) u) plus that float32 estimate.
-The queries and keys must be exact (tolerance 0, not `tolerances.EXACT`): a score moved by D
-moves the share by ~2D/(w+1) and the output by ~2 (w+2) D.
+The queries and keys must be float32-exact one-hots (tolerance 0, not `tolerances.EXACT`,
+and written by exact lookups: `craft_exactness.inexact_writer`): a score moved by D moves the
+share by ~2D/(w+1) and the output by ~2 (w+2) D.
 
 BOS. The MLP's constants are gated by ONE - BOS, so it writes nothing at the BOS position
 (tracr needs an extra cleaning neuron for that). The scratch direction holds the share at

@@ -352,6 +352,7 @@ class LowerSelectorWidth(RaspLowering):
             width = craft.SelectorWidthOp(label, terms, state.space(label, y), direct=direct)
             tolerances = width.input_tolerances(state.L)
             if all(fits(state.error(v), t) for v, t in zip(width.operands, tolerances)) \
+                    and width.inexact_operand() is None \
                     and fits(state.bound_of(width).error, state.required(y)):
                 return state.add(width)
             width.erase()
