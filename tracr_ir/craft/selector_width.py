@@ -156,11 +156,13 @@ def interpolating_width_mlp(share: Direction, out_dir: Direction, widths: Sequen
     if ws[0]:
         hidden.append(Direction(f"{label}_hidden", "start"))
         units.append(({ONE: 1.0, BOS: -1.0}, float(ws[0])))
-    in_space, hidden_space, out_space = Space.of(share, ONE, BOS), Space(tuple(hidden)), \
-        Space.of(out_dir)
-    w1 = np.array([[w_in.get(d, 0.0) for d in in_space] for w_in, _ in units]).T
-    w1 = w1.reshape(len(in_space), len(units)).astype(np.float32).astype(np.float64)
-    w2 = np.array([[c] for _, c in units]).reshape(len(units), 1)
+    in_space, hidden_space = Space.of(share, ONE, BOS), Space(tuple(hidden))
+    w1, w2 = np.zeros((len(in_space), len(units))), np.zeros((len(units), 1))
+    for j, (w_in, c) in enumerate(units):
+        for d, a in w_in.items():
+            w1[in_space.index(d), j] = np.float32(a)
+        w2[j, 0] = c
+    out_space = Space.of(out_dir)
     block = MLPBlock(in_space, hidden_space, out_space, w1, w2, (), label)
     probes, deviation = [], 0.0
     for w, t in zip(ws, ts):
