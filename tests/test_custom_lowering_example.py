@@ -88,7 +88,7 @@ CHECK-NEXT:   craft.output %hist
 
 BUILT_IN = """
 CHECK:      craft.program
-CHECK-NEXT:   %hist = craft.selector_width "[[L:hist_[0-9]+]]" select [(%tokens, %tokens EQ)] : !craft.space<{{.}}[[L]]]>
+CHECK-NEXT:   %hist = craft.selector_width "[[L:hist_[0-9]+]]" select [(%tokens, %tokens EQ)] direct : !craft.space<{{.}}[[L]]]>
 CHECK-NEXT:   craft.output %hist
 """
 

@@ -45,6 +45,7 @@ from xdsl.ir import Attribute, Block, Dialect, Region, SSAValue
 from xdsl.irdl import (
     irdl_op_definition,
     operand_def,
+    opt_prop_def,
     prop_def,
     traits_def,
     var_operand_def,
@@ -401,22 +402,42 @@ class NumericalAttentionOp(exactness.NumericalAttentionBounds, _SelectorOp):
 
 @irdl_op_definition
 class SelectorWidthOp(exactness.SelectorWidthBounds, _SelectorOp):
-    """`%w = craft.selector_width "hist_1" select [(%tokens, %tokens EQ)] : ...`: the number of
-    selected keys, categorical or numerical (`craft.selector_width.selector_width`)."""
+    """`%w = craft.selector_width "hist_1" select [(%tokens, %tokens EQ)] [direct] : ...`: the
+    number of selected keys, categorical or numerical (`craft.selector_width.selector_width`);
+    `direct` (numerical only): the share decoded by interpolation, not snapped, for exact
+    queries and keys."""
 
     name = "craft.selector_width"
     KIND: ClassVar[str] = "selector_width"
     term_args = var_operand_def(SpaceType)
+    direct = opt_prop_def(UnitAttr)
+    PAYLOAD_PROPS: ClassVar[tuple[str, ...]] = ("predicates", "direct")
 
     def __init__(self, label: str, terms: Sequence[Term], out: Sequence[Direction] | Space,
-                 layer: int | None = None):
+                 layer: int | None = None, direct: bool = False):
         args, predicates = _flatten_terms(terms)
+        extra = {"direct": UnitAttr()} if direct else {}
         super().__init__(operands=[args], result_types=[SpaceType(out)],
-                         properties=_props(label, layer, predicates=predicates))
+                         properties=_props(label, layer, predicates=predicates, **extra))
+
+    @property
+    def is_direct(self) -> bool:
+        return self.direct is not None
+
+    def print_payload(self, printer: Printer) -> None:
+        if self.is_direct:
+            printer.print_string(" direct")
+
+    @classmethod
+    def parse_payload(cls, parser: Parser) -> dict[str, Attribute]:
+        return {"direct": UnitAttr()} if parser.parse_optional_keyword("direct") else {}
 
     def verify_(self) -> None:
         super().verify_()
         out = _space(self.output)
+        if self.is_direct and not out.is_numerical:
+            raise VerifyException(f"{self.name} '{self.label_text}': a direct width is "
+                                  "numerical")
         if not out.is_numerical and not all(type(w) is int and w >= 0 for w in out.values):
             raise VerifyException(f"{self.name} '{self.label_text}': widths are integers >= 0")
         program = checked_parent(self, ProgramOp)
@@ -428,7 +449,8 @@ class SelectorWidthOp(exactness.SelectorWidthBounds, _SelectorOp):
     def build_block(self, max_seq_len: int) -> craft_blocks.SelectorWidthBlock:
         out = _space(self.output)
         return build_selector_width(self.terms(), out.space, max_seq_len,
-                                    numerical_output=out.is_numerical, label=self.label_text)
+                                    numerical_output=out.is_numerical, label=self.label_text,
+                                    direct=self.is_direct)
 
 
 @irdl_op_definition

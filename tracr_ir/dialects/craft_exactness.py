@@ -16,6 +16,7 @@ Every craft op states (mixins below, one per construction family):
 | categorical_attention | value: anything; selector terms: `EXACT` | tolerance + e |
 | numerical_attention | value: magnitude + error <= `magnitude`; terms: `EXACT` | tolerance + e |
 | selector_width | terms: `EXACT` | 0 (categorical), its MLP's float32 estimate (numerical) |
+| selector_width, `direct` | terms: 0, float32-exact (`inexact_writer`) | its MLP's bound (interpolant and float32) |
 
 e is the value operand's error. With weight A on the (equally scored) selected keys, the
 output minus the intended value is A (mean of the selected values' errors) - (1 - A) v +
@@ -166,15 +167,61 @@ class NumericalAttentionBounds(_HeadBounds):
                      low=min(value.low, 0.0), high=max(value.high, 0.0))  # empty: 0
 
 
+#: The ops whose categorical output is a float32-exact one-hot when their operands are: their
+#: pre-activations are sums of a few operand coordinates (0 or 1), integers and halves.
+BIT_EXACT_WRITERS = frozenset({"craft.categorical_mlp", "craft.sequence_map_mlp",
+                               "craft.constant_mlp"})
+
+
+def inexact_writer(value: SSAValue) -> CraftOp | None:
+    """None if `value` is an exact one-hot in float32 on every input (not only within its
+    bound: a snapped lookup of a noisy one-hot is off by a rounding of ~1e-7 that its bound,
+    0, leaves out): a program input, or a categorical `BIT_EXACT_WRITERS` op of such values.
+    Else the first op on the way whose output is not."""
+    stack, seen = [value], set()
+    while stack:
+        v = stack.pop()
+        op = v.owner
+        if v in seen or not isinstance(op, CraftOp):
+            continue
+        seen.add(v)
+        if op.name not in BIT_EXACT_WRITERS or space_of(op.output).is_numerical:
+            return op
+        stack.extend(op.operands)
+    return None
+
+
 class SelectorWidthBounds:
-    """`selector_width`: exact for exact selector terms."""
+    """`selector_width`: exact for exact selector terms (within `EXACT`; a `direct` one
+    decodes its share without snapping and needs them exact in float32: tolerance 0, and
+    written only by exact lookups, `inexact_writer`)."""
 
     def input_tolerances(self: Any, max_seq_len: int) -> list[float]:
-        return [EXACT] * len(self.operands)
+        return [0.0 if self.is_direct else EXACT] * len(self.operands)
+
+    def inexact_operand(self: Any) -> CraftOp | None:
+        """For a `direct` width: the first writer of its keys or queries whose output is not
+        a float32-exact one-hot (None if there is none, or if the width is not direct)."""
+        if not self.is_direct:
+            return None
+        return next((op for v in self.operands if (op := inexact_writer(v)) is not None), None)
+
+    def share_tolerance(self: Any, max_seq_len: int) -> float:
+        """How far the head's share may be from 1/(w+1) beyond what the block itself
+        accounts for (`craft-layer-norm` adds its deviations to the share): a quarter of the
+        least gap g = 1/((L+1)(L+2)) for the snapped decoder (its ramps' slack), none for a
+        `direct` one (its output moves with the share)."""
+        if self.is_direct:
+            return 0.0
+        return 1 / (4 * (max_seq_len + 1) * (max_seq_len + 2))
 
     def output_bound(self: Any, inputs: Sequence[Bound], max_seq_len: int) -> Bound:
         if not space_of(self.output).is_numerical:
             return Bound.categorical(0.0)
+        if (writer := self.inexact_operand()) is not None:
+            raise _refuse(self, f"a direct width needs float32-exact keys and queries, but "
+                                f"{writer.name} '{writer.label_text}' does not write exact "
+                                "one-hots")
         return Bound(self.block(max_seq_len).mlp.float32_error, low=0.0, high=max_seq_len)
 
 

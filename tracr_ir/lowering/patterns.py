@@ -27,8 +27,10 @@ Default lowerings:
 - Aggregate: `craft.categorical_attention` / `craft.numerical_attention` (the mean) whose
   terms are the selector's (in normal form); a non-None categorical default that an empty
   selection needs is a `craft.categorical_mlp` with a `none` entry after the head.
-- SelectorWidth: `craft.selector_width` (numerical when the decoding MLP's float32 error is
-  within the readers' needs, else categorical then a lookup to the number).
+- SelectorWidth: `craft.selector_width`; numerical: `direct` (the share decoded by an
+  interpolating MLP, one layer at every L) when the selector's queries and keys are exact
+  and lookups may be direct, else snapped when its float32 error is within the readers'
+  needs, else categorical then a lookup to the number.
 - Select / SelectorAnd / SelectorOr / SelectorNot: no blocks of their own; the attention ops
   that read them take their terms.
 """
@@ -47,7 +49,7 @@ from tracr_ir.dialects import craft, rasp
 from tracr_ir.errors import PipelineError
 from tracr_ir.dialects.program import describe
 from tracr_ir.craft import numerics
-from tracr_ir.craft.tolerances import EXACT
+from tracr_ir.craft.tolerances import EXACT, fits
 from tracr_ir.lowering.precision import (
     CAT,
     EXACT_FORM,
@@ -344,10 +346,16 @@ class LowerSelectorWidth(RaspLowering):
         terms = state.terms(op.selector)
         if encoding(y) == CAT:
             return state.add(craft.SelectorWidthOp(label, terms, state.space(label, y)))
-        width = craft.SelectorWidthOp(label, terms, state.space(label, y))
-        if state.bound_of(width).error <= state.required(y):
-            return state.add(width)
-        width.erase()
+        # The interpolating (direct) decoder where its queries and keys are exact (and
+        # lookups may pass errors on: not under LayerNorm), then the snapped one.
+        for direct in (True, False) if state.direct else (False,):
+            width = craft.SelectorWidthOp(label, terms, state.space(label, y), direct=direct)
+            tolerances = width.input_tolerances(state.L)
+            if all(fits(state.error(v), t) for v, t in zip(width.operands, tolerances)) \
+                    and width.inexact_operand() is None \
+                    and fits(state.bound_of(width).error, state.required(y)):
+                return state.add(width)
+            width.erase()
         values = state.values(y)
         mid = state.fresh(f"{label}_cat")
         cat = state.add(craft.SelectorWidthOp(mid, terms, Space.categorical(mid, values)))

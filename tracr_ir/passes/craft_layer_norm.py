@@ -231,11 +231,11 @@ def propagate(plan: _Plan) -> dict[str, float]:
                     extra += reweight * size
                 plan.set(op.output, Bound(out.error + extra, low=out.low, high=out.high), 0.0)
             else:  # the share, read by the decoding MLP at the next sublayer
-                gap = 1 / ((length + 1) * (length + 2))
+                slack = op.share_tolerance(length)  # type: ignore[attr-defined]
                 share_error = delta + reweight + growth * length * math.exp(-head_scale(head))
-                if not fits(share_error, gap / 4):
+                if not fits(share_error, slack):
                     raise _refuse(op, f"under layer_norm its share can be {share_error:.3g} "
-                                      f"off, more than the decoding MLP's slack {gap / 4:.3g}")
+                                      f"off, more than the decoding MLP's slack {slack:.3g}")
                 plan.written.append((read + 1, (1 + share_error) ** 2, 1 + share_error))
                 plan.set(op.output, out, plan.deviation(write))
         plan.written.append((write + 1, *_size(plan.bounds[op.output],

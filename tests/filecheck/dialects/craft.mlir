@@ -19,6 +19,7 @@ builtin.module {
     %pair = craft.sequence_map_mlp "pair_8" layer 4 %filled, %bucket {(1, "lo") -> true, (1, (1, "x")) -> false, ("a", "lo") -> false, ("a", (1, "x")) -> true, ("b", "lo") -> none, ("b", (1, "x")) -> false, ("z", "lo") -> false, ("z", (1, "x")) -> true} : !craft.space<["pair 8":false, "pair 8":true]>
     %c = craft.constant_mlp "c_9" layer 0 fill -2.5 : !craft.space<[c_9]>
     %w = craft.selector_width "w_10" layer 0 select [(%tokens, %indices TRUE)] : !craft.space<[w_10]>
+    %d = craft.selector_width "d_11" layer 0 select [(%tokens, %tokens EQ)] direct : !craft.space<[d_11]>
     craft.output %pair : !craft.space<["pair 8":false, "pair 8":true]>
   }
 }
@@ -34,5 +35,6 @@ builtin.module {
 // CHECK-NEXT:   %pair = craft.sequence_map_mlp "pair_8" layer 4 %filled, %bucket {(1, "lo") -> true, (1, (1, "x")) -> false, ("a", "lo") -> false, ("a", (1, "x")) -> true, ("b", "lo") -> none, ("b", (1, "x")) -> false, ("z", "lo") -> false, ("z", (1, "x")) -> true} : !craft.space<["pair 8":false, "pair 8":true]>
 // CHECK-NEXT:   %c = craft.constant_mlp "c_9" layer 0 fill -2.5 : !craft.space<[c_9]>
 // CHECK-NEXT:   %w = craft.selector_width "w_10" layer 0 select [(%tokens, %indices TRUE)] : !craft.space<[w_10]>
+// CHECK-NEXT:   %d = craft.selector_width "d_11" layer 0 select [(%tokens, %tokens EQ)] direct : !craft.space<[d_11]>
 // CHECK-NEXT:   craft.output %pair : !craft.space<["pair 8":false, "pair 8":true]>
 // CHECK-NEXT: }

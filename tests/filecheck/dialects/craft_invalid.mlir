@@ -94,3 +94,13 @@ builtin.module {
   }
 }
 // CHECK: craft.selector_width 'w_2' has no layer while other blocks have one (craft-allocate-layers places every block)
+
+// -----
+
+builtin.module {
+  craft.program vocab {1, 2} max_seq_len 2 bos "BOS" pad "PAD" causal false (%tokens: !craft.space<[tokens:1, tokens:2]>, %indices: !craft.space<[indices:0, indices:1]>) {
+    %w = craft.selector_width "w_1" select [(%tokens, %tokens EQ)] direct : !craft.space<[w_1:0, w_1:1, w_1:2]>
+    craft.output %w : !craft.space<[w_1:0, w_1:1, w_1:2]>
+  }
+}
+// CHECK: craft.selector_width 'w_1': a direct width is numerical
