@@ -146,3 +146,16 @@ def test_custom_pipeline_and_ir_dump(capsys):
     assert model.apply(["BOS", "a", "b", "a"]).decoded == ["BOS", 2, 1, 2]
     with pytest.raises(PipelineError, match="transformer dialect"):
         compile_rasp_to_model(program, set("ab"), 4, pipeline="rasp-infer-values")
+
+
+def test_forward_asks_for_float32_matmuls():
+    """The error bounds assume float32 products: every matmul of the jitted forward is
+    lowered with HIGHEST precision (no TF32 or bfloat16 passes on accelerators)."""
+    import jax.numpy as jnp
+
+    model = compile_rasp_to_model(rasp.numerical(lib.make_length()), {1, 2, 3}, 5)
+    n = 6  # BOS and max_seq_len positions, as `apply` pads
+    text = model._jitted.lower(model.params, jnp.zeros((1, n), dtype=jnp.int32),
+                               jnp.ones((1, n), dtype=bool)).as_text()
+    dots = [line for line in text.splitlines() if "dot_general" in line]
+    assert dots and all("HIGHEST" in line for line in dots)

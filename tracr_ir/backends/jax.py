@@ -94,7 +94,10 @@ class CompiledModel:
 
         def traced(params: dict[str, jax.Array], ids: jax.Array, visible: jax.Array) -> Any:
             self._traces.count += 1  # runs only while jax traces
-            return run_layers(params, ids, visible, heads, out, jnp, norm)
+            # The error bounds assume float32 products; some accelerators default to
+            # TF32 or bfloat16 passes for float32 matmuls.
+            with jax.default_matmul_precision("float32"):
+                return run_layers(params, ids, visible, heads, out, jnp, norm)
 
         def traced_output(params: dict[str, jax.Array], ids: jax.Array,
                           visible: jax.Array) -> Any:
