@@ -211,3 +211,34 @@ def test_the_decision_agrees_with_trying_every_input(sel):
                     for v in (op.keys, op.queries))
     if exact:  # no over-approximated s-op: decided either way
         assert decision.selects is (not empty), decision.reason
+
+
+# One value per query (categorical Aggregates), decided the same way.
+
+def test_one_value_per_query_is_proven_per_position():
+    # `previous_token`'s selector picks exactly one position, which no rule shows (each query
+    # value selects keys of many values: one per token).
+    packed = rasp.SequenceMap(lambda t, i: 10 * i + t, rasp.tokens, rasp.indices)
+    sel = rasp.Select(packed, rasp.indices, lambda k, q: k // 10 == max(q - 1, 0))
+    program = rasp.Aggregate(sel, rasp.tokens).named("previous")
+    module = to_ir(program, set(range(1, 10)), 16)
+    run_pipeline(module, "rasp-infer-values,rasp-prove-facts")
+    (agg,) = [op for op in module.walk() if isinstance(op, rasp_ir.AggregateOp)]
+    assert agg.attributes["one_value"].data == "proven"
+
+
+def test_two_values_on_one_rare_pair_of_tokens_are_refused_with_that_input():
+    # Query 11 also selects position 0 when token 3 is at 0 and token 7 at 11 (one input in
+    # 400 of length 12): the two selected indices differ.
+    packed = rasp.SequenceMap(lambda t, i: (t, i), rasp.tokens, rasp.indices)
+    sel = rasp.Select(packed, packed, lambda k, q: k == q or (k == (3, 0) and q == (7, 11)))
+    program = rasp.Aggregate(sel, rasp.indices).named("pair")
+    with pytest.raises(UnsupportedProgramError) as info:
+        compile_rasp_to_model(program, set(range(1, 21)), 12)
+    text = str(info.value)
+    found = re.search(r"on input \[([^\]]*)\] query (\d+) selects positions \[0, 11\]", text)
+    assert text.startswith("pair") and found, text
+    xs = [int(x) for x in found.group(1).split(", ")]
+    assert len(xs) == 12 and (xs[0], xs[11], int(found.group(2))) == (3, 7, 11)
+    row = rasp.evaluate(sel, xs)[11]
+    assert [k for k, s in enumerate(row) if s] == [0, 11]

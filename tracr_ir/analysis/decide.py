@@ -24,10 +24,16 @@ values were over-approximated) costs 1/`MAX_CANDIDATES` of the budget and the se
 on; without a witness in the end the selector is undecided, and the decision names the
 over-approximated s-ops. The work (states and predicate evaluations) is bounded by a budget;
 running out of it decides nothing, and the decision says so.
+
+`EmptyRows.one_value(selector, value)` decides the same way whether a query can select two
+positions holding different values of `value`: for each length, query position and query
+state, the values each other position can hold under a key the query selects (the query's
+own position only with its own state); two positions with different values are a candidate.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -212,18 +218,14 @@ class EmptyRows:
                                       for x in xs if x is not _UNDEF))
         return declared
 
-    # The decision.
+    # The decisions.
 
     def _decide(self, selector: SSAValue, want: int) -> Decision:
-        formula = normal_form(selector)
-        selects = _selects(formula)
-        literals = _literal_ops(formula)
-        operands = list(dict.fromkeys(v for op in literals for v in (op.keys, op.queries)))
-        preds = {op: self.predicate(op) for op in literals}
+        selection = _Selection(selector, self.predicate)
         witnesses: list[tuple[list[Any], int]] = []
         candidates = 0
         for n in range(1, self.program.length + 1):
-            for xs, q in self._candidates(selector, n, literals, operands, preds, selects):
+            for xs, q in self._empty_rows(selection, n):
                 if self._row_empty(selector, xs, q):
                     witnesses.append((xs, q))
                     if len(witnesses) >= want:
@@ -233,27 +235,55 @@ class EmptyRows:
                 self._spend(self.budget // MAX_CANDIDATES)
         if witnesses:
             return Decision(False, witnesses)
-        if candidates:
-            free = sorted({_label(v) for v in operands if self.cells(v, 1) is None})
-            return Decision(None, reason=(
-                f"deciding it over-approximates the values of {', '.join(free) or 'its keys'}"
-                f" and none of the {candidates} inputs where a query might select nothing "
-                "does"))
-        return Decision(True)
+        return self._undecided(selection.operands, candidates, "a query might select nothing")
 
-    def _candidates(self, selector: SSAValue, n: int, literals: list[rasp.SelectOp],
-                    operands: list[SSAValue], preds: dict, selects: Callable):
-        """Inputs of length n (with a query position) whose row may be empty."""
+    def _undecided(self, operands: list[SSAValue], candidates: int, what: str) -> Decision:
+        if not candidates:
+            return Decision(True)
+        free = sorted({_label(v) for v in operands if self.cells(v, 1) is None})
+        return Decision(None, reason=(
+            f"deciding it over-approximates the values of {', '.join(free) or 'its keys'} "
+            f"and none of the {candidates} inputs where {what} is one"))
+
+    def one_value(self, selector: SSAValue, value: SSAValue) -> Decision:
+        """Whether every query's selected keys hold one value of `value` on every input
+        (`selects`), else an input (and query) where they do not, or why it is undecided."""
+        key = (selector, value)
+        if key not in self.memo:
+            self._spent = 0
+            try:
+                self.memo[key] = self._one_value(selector, value)
+            except OutOfBudget:
+                self.memo[key] = Decision(None, reason=(
+                    f"deciding it ran out of its budget of {self.budget:,} steps"))
+            except UnsupportedProgramError as e:
+                self.memo[key] = Decision(None, reason=f"it cannot be decided: {e}")
+        return self.memo[key]
+
+    def _one_value(self, selector: SSAValue, value: SSAValue) -> Decision:
+        selection = _Selection(selector, self.predicate, value)
+        candidates = 0
+        for n in range(2, self.program.length + 1):
+            for xs, q in self._mixed_rows(selection, n):
+                if self._row_mixed(selector, value, xs, q):
+                    return Decision(False, [(xs, q)])
+                candidates += 1
+                self._spend(self.budget // MAX_CANDIDATES)
+        return self._undecided(selection.operands, candidates,
+                               "a query might select different values")
+
+    def _states(self, operands: list[SSAValue], n: int) -> list[dict[tuple, int]]:
+        """Per position of a length-n input: each vector of `operands`' values it can hold
+        (with a token giving it)."""
         cells = {v: self.cells(v, n) for v in operands}
         free = [v for v in operands if cells[v] is None]
-        domains = [self.domain(v, n) for v in free]
         assignments: list[tuple] = [()]
-        for d in domains:
+        for d in (self.domain(v, n) for v in free):
             assignments = [(*a, x) for a in assignments for x in d]
             self._spend(len(assignments))
         index = {v: i for i, v in enumerate(free)}
 
-        def vectors(i: int, token: int, assignment: tuple) -> tuple | None:
+        def vector(i: int, token: int, assignment: tuple) -> tuple | None:
             values = []
             for v in operands:
                 if v in index:
@@ -266,15 +296,7 @@ class EmptyRows:
                 values.append(x)
             return tuple(values)
 
-        position = {v: i for i, v in enumerate(operands)}
-        key_at = [position[op.keys] for op in literals]
-        query_at = [position[op.queries] for op in literals]
-
-        def selected(kv: tuple, qv: tuple) -> bool:
-            return selects({op: preds[op](kv[k], qv[q]) for op, k, q in
-                            zip(literals, key_at, query_at)})
-
-        states: list[dict[tuple, int]] = []  # per position: vector -> a token giving it
+        states: list[dict[tuple, int]] = []
         for i in range(n):
             varies = any(cells[v] is not None and cells[v][i][0]  # type: ignore[index]
                          for v in operands)
@@ -282,11 +304,17 @@ class EmptyRows:
             seen: dict[tuple, int] = {}
             for t in tokens:
                 for a in assignments:
-                    vec = vectors(i, t, a)
+                    vec = vector(i, t, a)
                     if vec is not None:
                         seen.setdefault(vec, t)
             self._spend(len(tokens) * len(assignments))
             states.append(seen)
+        return states
+
+    def _empty_rows(self, selection: _Selection, n: int):
+        """Inputs of length n (with a query position) whose row may be empty."""
+        states = self._states(selection.operands, n)
+        selected = selection.selected
         groups: dict[frozenset, list[int]] = {}
         for i, seen in enumerate(states):
             groups.setdefault(frozenset(seen), []).append(i)
@@ -316,6 +344,62 @@ class EmptyRows:
                 else:
                     yield [self.vocab[chosen[i]] for i in range(n)], q
 
+    def _mixed_rows(self, selection: _Selection, n: int):
+        """Inputs of length n (with a query position) whose row may select two positions
+        holding different values: positions k1 != k2 and values u1 != u2 that the query's
+        keys can select there."""
+        states = self._states(selection.operands, n)
+        selected, at = selection.selected, selection.value_at
+        groups: dict[frozenset, list[int]] = {}
+        for i, seen in enumerate(states):
+            groups.setdefault(frozenset(seen), []).append(i)
+        reachable: dict[tuple[int, tuple], dict[Any, tuple]] = {}
+
+        def values(group: frozenset, qv: tuple) -> dict[Any, tuple]:
+            key = (id(group), qv)
+            if key not in reachable:
+                self._spend(len(group))
+                found: dict[Any, tuple] = {}
+                for kv in group:
+                    if selected(kv, qv):
+                        found.setdefault(_hashable(kv[at]), kv)
+                reachable[key] = found
+            return reachable[key]
+
+        for q in range(n):
+            for qv, token in states[q].items():
+                self._spend(1)
+                where: dict[Any, list[tuple[int, tuple]]] = {}  # value -> 2 positions
+                if selected(qv, qv):
+                    where[_hashable(qv[at])] = [(q, qv)]
+                for group, members in groups.items():
+                    for u, kv in values(group, qv).items():
+                        found = where.setdefault(u, [])
+                        found.extend((k, kv) for k in members[:3] if k != q)
+                        del found[2:]
+                pick = next(((a, b) for u1, u2 in itertools.combinations(where, 2)
+                             for a in where[u1] for b in where[u2] if a[0] != b[0]), None)
+                if pick is None:
+                    continue
+                tokens = {k: next(iter(states[k].values())) for k in range(n)}
+                tokens[q] = token
+                tokens.update((k, states[k][kv]) for k, kv in pick if k != q)
+                yield [self.vocab[tokens[i]] for i in range(n)], q
+
+    def _row_mixed(self, selector: SSAValue, value: SSAValue, xs: list[Any], q: int
+                   ) -> bool:
+        before: set[Operation] = set()
+        for v in (selector, value):
+            if isinstance(v.owner, Operation):
+                before |= ancestors(v.owner) | {v.owner}
+        ops = [o for o in self.program.block.ops if o in before]
+        try:
+            env = run_ops(self.program, ops, xs)
+        except _ERRORS:
+            return False
+        held = {_hashable(x) for x, s in zip(env[value], env[selector][q]) if s}
+        return len(held) > 1
+
     def _row_empty(self, selector: SSAValue, xs: list[Any], q: int) -> bool:
         owner = selector.owner
         before = ancestors(owner) | {owner} if isinstance(owner, Operation) else set()
@@ -325,6 +409,30 @@ class EmptyRows:
         except _ERRORS:
             return False
         return not any(rows[q])
+
+
+class _Selection:
+    """A selector's Selects over one vector of values per position (`operands`: their keys,
+    queries and, when given, a value s-op at `value_at`); `selected(key_vector,
+    query_vector)` evaluates the selector."""
+
+    def __init__(self, selector: SSAValue, predicate: Callable, value: SSAValue | None = None):
+        formula = normal_form(selector)
+        truth = _selects(formula)
+        literals = _literal_ops(formula)
+        extra = [value] if value is not None else []
+        self.operands = list(dict.fromkeys(
+            [v for op in literals for v in (op.keys, op.queries)] + extra))
+        position = {v: i for i, v in enumerate(self.operands)}
+        self.value_at = position[value] if value is not None else -1
+        preds = [(op, predicate(op), position[op.keys], position[op.queries])
+                 for op in literals]
+        self.selected = lambda kv, qv: truth({op: p(kv[k], qv[q]) for op, p, k, q in preds})
+
+
+def _hashable(x: Any) -> Any:
+    """None apart from every other value (so a selected None differs from a value)."""
+    return ("none",) if x is None else x
 
 
 def _label(v: SSAValue) -> str:

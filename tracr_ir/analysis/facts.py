@@ -267,15 +267,25 @@ class ProgramFacts:
                 self.memo[key] = self.decision(selector).selects is True
         return self.memo[key]
 
-    def decision(self, selector: SSAValue, want: int = 1) -> Decision:
-        """`tracr_ir.analysis.decide`'s answer for `selector`: a proof that every query
-        selects a key, up to `want` inputs on which a query selects nothing, or why it is
-        not decided."""
+    @property
+    def empty_rows(self) -> EmptyRows:
+        """The per-position decisions for this program's selectors (made once each)."""
         if "empty_rows" not in self.memo:
             self.memo["empty_rows"] = EmptyRows(self.program, self.position_only,
                                                 self.always_selects, predicate,
                                                 self.decide_budget)
-        return self.memo["empty_rows"].decide(selector, want)
+        return self.memo["empty_rows"]
+
+    def decision(self, selector: SSAValue, want: int = 1) -> Decision:
+        """`tracr_ir.analysis.decide`'s answer for `selector`: a proof that every query
+        selects a key, up to `want` inputs on which a query selects nothing, or why it is
+        not decided."""
+        return self.empty_rows.decide(selector, want)
+
+    def decide_one_value(self, selector: SSAValue, value: SSAValue) -> Decision:
+        """`tracr_ir.analysis.decide`'s answer to whether every query's selected keys hold
+        one value of `value`, with an input where they do not."""
+        return self.empty_rows.one_value(selector, value)
 
     def _by_rules(self, selector: SSAValue) -> bool:
         op = selector.owner

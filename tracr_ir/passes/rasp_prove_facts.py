@@ -9,9 +9,11 @@ categorical Aggregate it records how one value per query is known:
 is a Select whose predicate lets each query value select keys of at most one key value over
 keys that determine the value (or an And with such a side; `tracr_ir.analysis.facts`);
 `"proven"` also when the program has few enough inputs that the witness search tried every
-one (`witness.EXHAUSTIVE_BUDGET`); `"tested"`: not proven, and no input the witness search
-tried (all short inputs, then random ones up to max_seq_len, on the rasp interpreter) selects
-keys holding different values. With a witness the program is refused. The program gets the
+one (`witness.EXHAUSTIVE_BUDGET`), or when deciding it per length, position and token
+(`tracr_ir.analysis.decide`, within `decide_budget`) finds no query that can select two
+positions holding different values; `"tested"`: not proven, and no input the decision or the
+witness search tried (all short inputs, then random ones up to max_seq_len, on the rasp
+interpreter) selects keys holding different values. With a witness the program is refused. The program gets the
 unit attribute `facts`.
 
 A numerical s-op whose type holds `none` is refused with an input on which it is None: one
@@ -146,7 +148,13 @@ def _check_aggregate(program: rasp.ProgramOp, facts: ProgramFacts,
     if facts.one_value(op.selector, op.sop):
         op.attributes[ONE_VALUE] = StringAttr("proven")
         return
-    witness = find_witness(program, op)
+    decided = None if exhaustive(program) else facts.decide_one_value(op.selector, op.sop)
+    if decided is not None and decided.selects is True:
+        op.attributes[ONE_VALUE] = StringAttr("proven")
+        return
+    witness = find_witness(program, op, [xs for xs, _ in decided.witnesses]) if (
+        decided is not None and decided.witnesses) else None
+    witness = witness or find_witness(program, op)
     if witness is not None:
         raise UnsupportedProgramError(
             "a categorical Aggregate must find one value per query, but its selector can "
