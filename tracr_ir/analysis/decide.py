@@ -117,7 +117,7 @@ class EmptyRows:
         self.program, self.position_only = program, position_only
         self.always_selects, self.predicate, self.budget = always_selects, predicate, budget
         self.vocab = list(program.vocab_values)
-        self.memo: dict[tuple[SSAValue, int], Decision] = {}
+        self.memo: dict[tuple[SSAValue, Any], Decision] = {}
         self._cells: dict[tuple[SSAValue, int], list[Cell] | None] = {}
         self._spent = 0
 
@@ -125,17 +125,24 @@ class EmptyRows:
         """Whether `selector` always selects; up to `want` witnesses when it does not."""
         key = (selector, want)
         if key not in self.memo:
-            self._spent = 0
-            try:
-                self.memo[key] = self._decide(selector, want)
-            except OutOfBudget:
-                self.memo[key] = Decision(None, reason=(
-                    f"deciding it ran out of its budget of {self.budget:,} steps "
-                    "(raise it with rasp-refine-values{decide_budget=N} and "
-                    "rasp-prove-facts{decide_budget=N})"))
-            except UnsupportedProgramError as e:
-                self.memo[key] = Decision(None, reason=f"it cannot be decided: {e}")
+            self.memo[key] = self._within_budget(lambda: self._decide(selector, want))
         return self.memo[key]
+
+    def _within_budget(self, decide: Callable[[], Decision]) -> Decision:
+        """`decide()` with a budget of its own (a decision may start another one: the
+        SelectorWidth it reads may need it), or why it decided nothing."""
+        outer, self._spent = self._spent, 0
+        try:
+            return decide()
+        except OutOfBudget:
+            return Decision(None, reason=(
+                f"deciding it ran out of its budget of {self.budget:,} steps "
+                "(raise it with rasp-refine-values{decide_budget=N} and "
+                "rasp-prove-facts{decide_budget=N})"))
+        except UnsupportedProgramError as e:
+            return Decision(None, reason=f"it cannot be decided: {e}")
+        finally:
+            self._spent = outer
 
     def _spend(self, n: int) -> None:
         self._spent += n
@@ -250,14 +257,7 @@ class EmptyRows:
         (`selects`), else an input (and query) where they do not, or why it is undecided."""
         key = (selector, value)
         if key not in self.memo:
-            self._spent = 0
-            try:
-                self.memo[key] = self._one_value(selector, value)
-            except OutOfBudget:
-                self.memo[key] = Decision(None, reason=(
-                    f"deciding it ran out of its budget of {self.budget:,} steps"))
-            except UnsupportedProgramError as e:
-                self.memo[key] = Decision(None, reason=f"it cannot be decided: {e}")
+            self.memo[key] = self._within_budget(lambda: self._one_value(selector, value))
         return self.memo[key]
 
     def _one_value(self, selector: SSAValue, value: SSAValue) -> Decision:
