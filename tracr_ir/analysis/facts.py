@@ -5,7 +5,9 @@ the types, or after it):
 - `nullable(v)`: `v` can be None on some input (value sets add None wherever
   `rasp-infer-values` cannot prove an Aggregate selects something);
 - `always_selects(sel)`: every query selects at least one key on every input (decided
-  exactly for selectors of the positions only, by running them at every length);
+  exactly for selectors of the positions only, by running them at every length; else by
+  rules, then by `tracr_ir.analysis.decide`, which also gives the inputs where it does not:
+  `decision(sel)`);
 - `constant(v)`: the same value at every position of any one input;
 - `determines(k, v)`: positions with equal values of `k` hold equal values of `v`;
 - `one_value(sel, v)`: proven that every query's selected keys hold equal values of `v`.
@@ -24,6 +26,7 @@ from xdsl.ir import Operation, SSAValue
 
 from tracr_ir import rasp as rasp_front
 from tracr_ir.dialects import rasp
+from tracr_ir.analysis.decide import DECIDE_BUDGET, Decision, EmptyRows
 from tracr_ir.analysis.joint import JointValues
 from tracr_ir.analysis.witness import Exhaustive, ancestors
 from tracr_ir.errors import EvaluationError
@@ -96,6 +99,7 @@ class ProgramFacts:
 
     program: rasp.ProgramOp
     memo: dict = field(default_factory=dict)
+    decide_budget: int = DECIDE_BUDGET
 
     @property
     def exhaustive(self) -> Exhaustive:
@@ -249,7 +253,8 @@ class ProgramFacts:
         """`rasp-infer-values`' rule, refined with nullability; selectors of the positions
         only (decided exactly, `decided_selects`); a selector that selects its own position
         (`selects_itself`); Select(indices, q, EQ-like) where q is at most the position; else,
-        for a program with few inputs, decided on every input."""
+        for a program with few inputs, decided on every input; else decided per position
+        and token (`decision`)."""
         if always_selects(selector):
             return True
         if self.position_only(selector):
@@ -258,7 +263,29 @@ class ProgramFacts:
         if key not in self.memo:
             self.memo[key] = False  # cycles (none expected) count as unknown
             self.memo[key] = self._by_rules(selector) or bool(self.decided_selects(selector))
+            if not self.memo[key] and not self.exhaustive.complete:
+                self.memo[key] = self.decision(selector).selects is True
         return self.memo[key]
+
+    @property
+    def empty_rows(self) -> EmptyRows:
+        """The per-position decisions for this program's selectors (made once each)."""
+        if "empty_rows" not in self.memo:
+            self.memo["empty_rows"] = EmptyRows(self.program, self.position_only,
+                                                self.always_selects, predicate,
+                                                self.decide_budget)
+        return self.memo["empty_rows"]
+
+    def decision(self, selector: SSAValue, want: int = 1) -> Decision:
+        """`tracr_ir.analysis.decide`'s answer for `selector`: a proof that every query
+        selects a key, up to `want` inputs on which a query selects nothing, or why it is
+        not decided."""
+        return self.empty_rows.decide(selector, want)
+
+    def decide_one_value(self, selector: SSAValue, value: SSAValue) -> Decision:
+        """`tracr_ir.analysis.decide`'s answer to whether every query's selected keys hold
+        one value of `value`, with an input where they do not."""
+        return self.empty_rows.one_value(selector, value)
 
     def _by_rules(self, selector: SSAValue) -> bool:
         op = selector.owner

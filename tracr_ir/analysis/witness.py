@@ -144,11 +144,13 @@ def find_none(program: rasp.ProgramOp, value: SSAValue) -> str | None:
     return None
 
 
-def find_witness(program: rasp.ProgramOp, op: rasp.AggregateOp) -> str | None:
-    """An input on which some query selects keys holding different values, described."""
+def find_witness(program: rasp.ProgramOp, op: rasp.AggregateOp,
+                 inputs: Iterable[list[Any]] | None = None) -> str | None:
+    """An input (of `inputs`, else the search's) on which some query selects keys holding
+    different values, described."""
     before = ancestors(op)
     ops = [o for o in program.block.ops if o in before]
-    for xs in _inputs(program, op.label.data):
+    for xs in _inputs(program, op.label.data) if inputs is None else inputs:
         try:
             env = run_ops(program, ops, xs)
         except (EvaluationError, KeyError, TypeError, ArithmeticError, ValueError):

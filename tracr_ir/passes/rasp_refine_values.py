@@ -33,6 +33,7 @@ from xdsl.ir import SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import Rewriter
 
+from tracr_ir.analysis.decide import DECIDE_BUDGET
 from tracr_ir.analysis.joint import JointValues
 from tracr_ir.analysis.facts import ProgramFacts, numbers, table_of, value_set
 from tracr_ir.dialects import rasp
@@ -126,10 +127,11 @@ class Reachable:
         return tuple(x for x in everything if x in kept)
 
 
-def refine(program: rasp.ProgramOp, pass_name: str = "rasp-refine-values") -> None:
+def refine(program: rasp.ProgramOp, pass_name: str = "rasp-refine-values",
+           decide_budget: int = DECIDE_BUDGET) -> None:
     """Narrow `program`'s types and tables in place (see the module docstring)."""
     check_inferred(program, pass_name)
-    facts = ProgramFacts(program)
+    facts = ProgramFacts(program, decide_budget=decide_budget)
     reach = Reachable(program, facts)
     new_values = {y: (*((None,) if facts.nullable(y) else ()), *values)
                   for y, values in reach.reach.items()}
@@ -162,11 +164,15 @@ def refine(program: rasp.ProgramOp, pass_name: str = "rasp-refine-values") -> No
 
 @dataclass(frozen=True)
 class RaspRefineValues(ModulePass):
-    """Narrow value sets and record `always_selects` (see the module docstring)."""
+    """Narrow value sets and record `always_selects` (see the module docstring).
+    `decide_budget` bounds the work of deciding whether a selector can select nothing
+    (`tracr_ir.analysis.decide`) when no rule proves it always selects."""
 
     name = "rasp-refine-values"
+
+    decide_budget: int = DECIDE_BUDGET
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         for program in op.walk():
             if isinstance(program, rasp.ProgramOp):
-                refine(program)
+                refine(program, decide_budget=self.decide_budget)
