@@ -32,6 +32,7 @@ and `craft-verify-exactness` call it), naming the block that writes into a live 
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -295,10 +296,10 @@ def _parts(block: object) -> tuple[object, ...]:
 def _single_units(mlp: MLPBlock) -> dict[Unit, int]:
     """The hidden units of `mlp` that are relu(+-x_d) (one coordinate, weight +-1), by (d, sign)."""
     out: dict[Unit, int] = {}
-    for h in range(mlp.w1.shape[1]):
-        (rows,) = np.nonzero(mlp.w1[:, h])
-        if len(rows) == 1 and abs(mlp.w1[rows[0], h]) == 1:
-            out.setdefault((mlp.in_space[rows[0]], float(mlp.w1[rows[0], h])), h)
+    rows = np.argmax(mlp.w1 != 0, axis=0)
+    weights = mlp.w1[rows, np.arange(mlp.w1.shape[1])]
+    for h in np.nonzero(((mlp.w1 != 0).sum(axis=0) == 1) & (np.abs(weights) == 1))[0]:
+        out.setdefault((mlp.in_space[int(rows[h])], float(weights[h])), int(h))
     return out
 
 
@@ -326,58 +327,81 @@ def reuse_layout(occs: Sequence[Occupant], room: Mapping[int, int] | None = None
     positions first keeps the cleanings few.
 
     `room` (layer -> hidden units its MLP may grow by) caps the cleanings: reusing a position
-    costs its old occupant's cleaning units (`cleaning_signs`, less those the layer's MLPs
-    already have: `foldable`) in the MLP of a layer from the one where it ends to the last
-    before the new writer's sublayer: its own layer, one that has the units, or the latest
-    with room. Of the free positions whose cleaning fits, the cheapest, then the first. Where
-    none fits, the occupant takes a fresh position (above the peak)."""
+    costs its old occupant's cleaning units (`cleaning_signs`) in the MLP of a layer from the
+    one where it ends to the last before the new writer's sublayer, none in a layer whose MLPs
+    already have them all (`foldable`). The cheapest free position is taken: one cleaned for
+    free, else the one freed first among those needing one unit, then two, cleaned in its own
+    layer if that has room, else in the latest layer that has. Where none fits, the occupant
+    takes a fresh position (above the peak). Each choice is a heap pop and a scan of the
+    layers, so the pass stays near-linear in the program."""
     peak = peak_width(occs)
     left = None if room is None else dict(room)
-    folds: dict[Direction, list[int]] = {}
+    folds: dict[Direction, list[int]] = {}  # d -> layers whose MLPs have all of d's cleaning
     for layer, units in sorted((foldable or {}).items()):
-        for d, _ in units:
-            folds.setdefault(d, []).append(layer)
+        for d in dict.fromkeys(d for d, _ in units):
+            if all((d, sign) in units for sign in cleaning_signs(d, nonnegative)):
+                folds.setdefault(d, []).append(layer)
     slots: list[list[Direction]] = []
     ends: list[int] = []
+    free: list[bool] = []
+    busy: list[tuple[int, int]] = []  # heap of (end, position) of held positions
+    by_units: dict[int, list[tuple[int, int]]] = {1: [], 2: []}  # heaps of free positions
+    folding: dict[int, list[tuple[int, int]]] = {}  # layer -> free positions it cleans free
     cleaned: dict[Direction, int] = {}
 
-    def cost(d: Direction, layer: int) -> int:
-        have = (foldable or {}).get(layer, frozenset())
-        return sum((d, sign) not in have for sign in cleaning_signs(d, nonnegative))
+    def valid(entry: tuple[int, int]) -> bool:
+        return free[entry[1]] and ends[entry[1]] == entry[0]
+
+    def pick(written: int) -> tuple[int, int, int] | None:
+        """(position, cleaning layer, units) for an occupant written at `written`."""
+        last = (written - 2) // 2  # the last layer whose MLP runs before the write
+        for layer in sorted(x for x in folding if x <= last):
+            entries = folding[layer]
+            while entries and not valid(entries[-1]):
+                entries.pop()
+            if entries:
+                return entries.pop()[1], layer, 0
+        for units, heap in by_units.items():
+            while heap and not valid(heap[0]):
+                heapq.heappop(heap)
+            if not heap:
+                continue
+            e, i = heap[0]  # freed first: the widest choice of layers
+            layer = e // 2 if left is None or left.get(e // 2, 0) >= units else next(
+                (x for x in range(last, e // 2, -1) if left.get(x, 0) >= units), None)
+            if layer is not None:
+                heapq.heappop(heap)
+                return i, layer, units
+        return None
 
     for o in occs:
         if not o.needed:
             continue
-        last = (o.written - 2) // 2  # the last layer whose MLP runs before the write
+        while busy and busy[0][0] < o.written:
+            e, i = heapq.heappop(busy)
+            free[i] = True
+            old = slots[i][-1]
+            heapq.heappush(by_units[len(cleaning_signs(old, nonnegative))], (e, i))
+            for layer in folds.get(old, ()):
+                if layer >= e // 2:
+                    folding.setdefault(layer, []).append((e, i))
         for d in o.directions:
-            best: tuple[int, int, int] | None = None  # (units, slot, layer)
-            latest = {} if left is None else {units: next(
-                (layer for layer in range(last, -1, -1) if left.get(layer, 0) >= units), -1)
-                for units in (1, 2)}
-            for i, e in enumerate(ends if len(slots) >= peak else ()):
-                if e >= o.written:
-                    continue
-                old = slots[i][-1]
-                for layer in (e // 2, *folds.get(old, ()), *latest.values()):
-                    if not e // 2 <= layer <= last:
-                        continue
-                    units = cost(old, layer)
-                    if (best is None or units < best[0]) and \
-                            (left is None or left.get(layer, 0) >= units):
-                        best = (units, i, layer)
-                if best is not None and best[0] == 0:
-                    break
-            if best is None:
+            choice = pick(o.written) if len(slots) >= peak else None
+            if choice is None:
                 slots.append([d])
                 ends.append(o.end)
-                continue
-            units, i, layer = best
-            if left is not None:
-                left[layer] -= units
-            if layer != ends[i] // 2:
-                cleaned[slots[i][-1]] = layer
-            slots[i].append(d)
-            ends[i] = o.end
+                free.append(False)
+                i = len(slots) - 1
+            else:
+                i, layer, units = choice
+                if left is not None:
+                    left[layer] -= units
+                if layer != ends[i] // 2:
+                    cleaned[slots[i][-1]] = layer
+                slots[i].append(d)
+                ends[i], free[i] = o.end, False
+            if o.end < FOREVER:
+                heapq.heappush(busy, (o.end, i))
     return ResidualLayout(tuple(tuple(s) for s in slots), tuple(cleaned.items()))
 
 

@@ -5,15 +5,18 @@
 // RUN: tracr-opt %s -p craft-layout-residual,lower-craft-to-transformer | tracr-run - --input "( ) a" --input ") (" --input "( ( )" | filecheck %s --check-prefix=OUT
 // RUN: tracr-opt %s -p 'craft-layout-residual{reuse=false},lower-craft-to-transformer' | tracr-run - --input "( ) a" --input ") (" --input "( ( )" | filecheck %s --check-prefix=OUT
 
-// Where the cleaning goes (make_shuffle_dyck at max_seq_len 3, layers allocated): the MLP of
-// layer 0 is the widest (7 hidden units), so a position freed there is cleaned for free or
-// later.
+// Where the cleaning goes (make_shuffle_dyck at max_seq_len 3, layers allocated): the MLPs of
+// layers 0 and 2 are the widest (7 hidden units), so a position freed there is cleaned for
+// free or later.
 // - tokens:"(" and tokens:")" are last read by bools_open_6 and bools_close_9, whose units
 //   are relu(tokens:"(") and relu(tokens:")"): those units also write -1 to the tokens'
 //   positions (folded; layer 0 stays 7 wide), and map_3 (layer 1) takes them.
 // - tokens:"a" and the SelectorWidth's share are last read in layer 0 too, but nothing there
-//   has their units: they are cleaned in layer 1's MLP (`clean 1`), which has room, one unit
-//   each (a one-hot and a softmax share are never negative), before map_12 writes in layer 2.
+//   has their units: they are cleaned in layer 1's MLP (`clean 1`), which has room for two,
+//   one unit each (a one-hot and a softmax share are never negative), before map_12 writes
+//   in layer 2.
+// - bools_open_6 and bools_close_9, last read in layer 1, are cleaned in layer 3 (layer 1 is
+//   full now, layer 2 is the widest), before shuffle_dyck_18 writes in layer 4.
 // 24 positions instead of 30, and the same widest MLP.
 
 builtin.module {
@@ -35,20 +38,23 @@ builtin.module {
   }
 }
 
-// CHECK: residual = #craft.residual<[one, bos, tokens:"(" | map_3:0 | shuffle_dyck_18:false, tokens:")" | map_3:1 | shuffle_dyck_18:true, tokens:"a" clean 1 | map_12:false, indices:0, indices:1, indices:2, length_2_share clean 1 | map_12:true, length_2:1,
+// CHECK: residual = #craft.residual<[one, bos, tokens:"(" | map_3:1, tokens:")" | map_3:0, tokens:"a" clean 1 | map_12:false, indices:0, indices:1, indices:2, length_2_share clean 1 | map_12:true, length_2:1, length_2:2, length_2:3, bools_open_6 clean 3 | shuffle_dyck_18:false, bools_close_9 clean 3 | shuffle_dyck_18:true, opens_7,
 
 // DISJOINT:   // width 30, 5 layers, heads [1, 2, 0, 2, 0], mlp hidden [7, 5, 7, 3, 4]
 
 // MODEL:      // width 24, 5 layers, heads [1, 2, 0, 2, 0], mlp hidden [7, 7, 7, 5, 4]
 // MODEL:      transformer.mlp layer 0 "length_2_mlp,bools_open_6,bools_close_9"
 // MODEL:      w_2 = sparse tensor<7x24xf32> {
-// MODEL:        5 -> {shuffle_dyck_18:false = -1.0, bools_open_6 = 1.0}
-// MODEL-NEXT:   6 -> {shuffle_dyck_18:true = -1.0, bools_close_9 = 1.0}
+// MODEL:        5 -> {map_3:1 = -1.0, shuffle_dyck_18:false = 1.0}
+// MODEL-NEXT:   6 -> {map_3:0 = -1.0, shuffle_dyck_18:true = 1.0}
 // MODEL:      transformer.mlp layer 1 "map_3,balance_()_11,clean"
 // MODEL:      w_2 = sparse tensor<7x24xf32> {
 // MODEL:        5 -> {map_12:false = -1.0}
 // MODEL-NEXT:   6 -> {map_12:true = -1.0}
 // MODEL:      transformer.mlp layer 3 "not_has_neg_17,clean"
+// MODEL:      w_2 = sparse tensor<5x24xf32> {
+// MODEL:        3 -> {shuffle_dyck_18:false = -1.0}
+// MODEL-NEXT:   4 -> {shuffle_dyck_18:true = -1.0}
 
 // OUT:      [true, true, true]
 // OUT-NEXT: [false, false]
