@@ -327,26 +327,27 @@ def reuse_layout(occs: Sequence[Occupant], room: Mapping[int, int] | None = None
     positions first keeps the cleanings few.
 
     `room` (layer -> hidden units its MLP may grow by) caps the cleanings: reusing a position
-    costs its old occupant's cleaning units (`cleaning_signs`) in the MLP of a layer from the
-    one where it ends to the last before the new writer's sublayer, none in a layer whose MLPs
-    already have them all (`foldable`). The cheapest free position is taken: one cleaned for
-    free, else the one freed first among those needing one unit, then two, cleaned in its own
-    layer if that has room, else in the latest layer that has. Where none fits, the occupant
-    takes a fresh position (above the peak). Each choice is a heap pop and a scan of the
-    layers, so the pass stays near-linear in the program."""
+    costs its old occupant's cleaning units (`cleaning_signs`), less those the layer's MLPs
+    already have (`foldable`), in the MLP of a layer from the one where it ends to the last
+    before the new writer's sublayer. The cheapest free position whose cleaning fits is taken
+    (0 units, then 1, then 2): in a layer with the units it lacks, else the one freed first
+    (the widest choice of layers), cleaned in its own layer if that has room, else in the
+    latest layer that has. Where none fits, the occupant takes a fresh position (above the
+    peak). Each choice pops heaps and scans the layers, so the pass stays near-linear in the
+    program."""
     peak = peak_width(occs)
     left = None if room is None else dict(room)
-    folds: dict[Direction, list[int]] = {}  # d -> layers whose MLPs have all of d's cleaning
+    folds: dict[Direction, list[tuple[int, int]]] = {}  # d -> (layer, units still needed)
     for layer, units in sorted((foldable or {}).items()):
         for d in dict.fromkeys(d for d, _ in units):
-            if all((d, sign) in units for sign in cleaning_signs(d, nonnegative)):
-                folds.setdefault(d, []).append(layer)
+            folds.setdefault(d, []).append((layer, sum(
+                (d, sign) not in units for sign in cleaning_signs(d, nonnegative))))
     slots: list[list[Direction]] = []
     ends: list[int] = []
     free: list[bool] = []
     busy: list[tuple[int, int]] = []  # heap of (end, position) of held positions
     by_units: dict[int, list[tuple[int, int]]] = {1: [], 2: []}  # heaps of free positions
-    folding: dict[int, list[tuple[int, int]]] = {}  # layer -> free positions it cleans free
+    folding: dict[tuple[int, int], list[tuple[int, int]]] = {}  # (units, layer) -> free ones
     cleaned: dict[Direction, int] = {}
 
     def valid(entry: tuple[int, int]) -> bool:
@@ -355,13 +356,14 @@ def reuse_layout(occs: Sequence[Occupant], room: Mapping[int, int] | None = None
     def pick(written: int) -> tuple[int, int, int] | None:
         """(position, cleaning layer, units) for an occupant written at `written`."""
         last = (written - 2) // 2  # the last layer whose MLP runs before the write
-        for layer in sorted(x for x in folding if x <= last):
-            entries = folding[layer]
-            while entries and not valid(entries[-1]):
-                entries.pop()
-            if entries:
-                return entries.pop()[1], layer, 0
-        for units, heap in by_units.items():
+        for units in (0, 1, 2):
+            for layer in sorted(x for u, x in folding if u == units and x <= last):
+                entries = folding[(units, layer)]
+                while entries and not valid(entries[-1]):
+                    entries.pop()
+                if entries and (left is None or left.get(layer, 0) >= units):
+                    return entries.pop()[1], layer, units
+            heap = by_units.get(units, [])
             while heap and not valid(heap[0]):
                 heapq.heappop(heap)
             if not heap:
@@ -382,9 +384,9 @@ def reuse_layout(occs: Sequence[Occupant], room: Mapping[int, int] | None = None
             free[i] = True
             old = slots[i][-1]
             heapq.heappush(by_units[len(cleaning_signs(old, nonnegative))], (e, i))
-            for layer in folds.get(old, ()):
-                if layer >= e // 2:
-                    folding.setdefault(layer, []).append((e, i))
+            for layer, units in folds.get(old, ()):
+                if layer >= e // 2 and units < len(cleaning_signs(old, nonnegative)):
+                    folding.setdefault((units, layer), []).append((e, i))
         for d in o.directions:
             choice = pick(o.written) if len(slots) >= peak else None
             if choice is None:

@@ -146,8 +146,9 @@ def run_batch(program: craft.ProgramOp, inputs: Sequence[Sequence[Any]],
     found it (gathered from its positions in the layout; directions without a position read
     zero and their writes are dropped), the updates are summed, and an MLP sublayer also
     cleans the directions the layout frees there (`craft_layout.cleaning_mlps`, folded into
-    the MLPs' own units where they have them: `fold_cleaning`), as the model's units do. `trace(op, part, space, x, mask)` sees each part's input over its own
-    spaces; `after(step, x)` the residual after each step."""
+    the MLPs' own units where they have them: `fold_cleaning`), as the model's units do.
+    `trace(op, part, space, x, mask)` sees each part's input over its own spaces;
+    `after(step, x)` the residual after each step."""
     inputs = check_inputs(program, inputs)
     if blocks is None:
         blocks = program_blocks(program)
@@ -159,9 +160,9 @@ def run_batch(program: craft.ProgramOp, inputs: Sequence[Sequence[Any]],
     x, mask = embed(program, layout, inputs)
     for step in steps(blocks):
         sublayer, parts = step
-        cleaning = None if sublayer is None or sublayer % 2 == 0 else clean.get(sublayer // 2)
-        if cleaning is not None:  # folded into the MLPs' own units where it can (the model's)
-            folded, cleaning = fold_cleaning([p for _, p in parts], cleaning)  # type: ignore[misc]
+        rest = None if sublayer is None or sublayer % 2 == 0 else clean.get(sublayer // 2)
+        if rest is not None:  # folded into the MLPs' own units where it can, as in the model
+            folded, rest = fold_cleaning([p for _, p in parts], rest)
             parts = [(op, p) for (op, _), p in zip(parts, folded)]
         update = np.zeros_like(x)
         for op, part in parts:
@@ -173,10 +174,9 @@ def run_batch(program: craft.ProgramOp, inputs: Sequence[Sequence[Any]],
                 trace(op, part, local, xl, mask)
             y = craft_blocks.block_update(part, local, xl, mask, causal=program.is_causal)
             update[..., cols] += y[..., keep]
-        if cleaning is not None:  # writes exactly minus what it reads
-            cols = layout.indices(cleaning.in_space)
-            update[..., cols] += craft_blocks.block_update(cleaning, cleaning.in_space,
-                                                           x[..., cols])
+        if rest is not None:  # writes exactly minus what it reads
+            cols = layout.indices(rest.in_space)
+            update[..., cols] += craft_blocks.block_update(rest, rest.in_space, x[..., cols])
         x = x + update
         if after is not None:
             after(step, x)

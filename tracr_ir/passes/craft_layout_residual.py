@@ -29,8 +29,9 @@ the MLP of a layer between the old occupant's last read and the new occupant's w
 making it wider than the widest MLP layer (the model's MLP width, as tracr counts it, does not
 grow): the last reader's layer if it has room, else the latest one that has, recorded as
 `x clean N | y`. Where no free position's cleaning fits, the s-op takes a fresh position, so
-the residual can be wider than the peak (and then the allocator's `residual` stage, proven for the peak,
-is taken off `proven_optimal`). `widen_mlps=true` reuses wherever the peak allows.
+the residual can be wider than the peak (and then the allocator's `residual` stage, proven
+for the peak, is taken off `proven_optimal`). `widen_mlps=true` reuses wherever the peak
+allows.
 
 `reuse=false` gives one position per direction: `one`, `bos`, the inputs, then every space a
 block writes (its output, and a SelectorWidth's share), ordered by layer and then program

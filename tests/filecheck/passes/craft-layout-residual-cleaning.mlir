@@ -11,12 +11,13 @@
 // - tokens:"(" and tokens:")" are last read by bools_open_6 and bools_close_9, whose units
 //   are relu(tokens:"(") and relu(tokens:")"): those units also write -1 to the tokens'
 //   positions (folded; layer 0 stays 7 wide), and map_3 (layer 1) takes them.
+// - length_2:2 and length_2:3 are last read by map_3 (layer 1), a direct lookup with the
+//   units relu(length_2:v): folded, plus one unit relu(-x) each (a SelectorWidth's ramp
+//   outputs are not proven never negative), and map_12 (layer 2) takes them.
 // - tokens:"a" and the SelectorWidth's share are last read in layer 0 too, but nothing there
-//   has their units: they are cleaned in layer 1's MLP (`clean 1`), which has room for two,
-//   one unit each (a one-hot and a softmax share are never negative), before map_12 writes
-//   in layer 2.
-// - bools_open_6 and bools_close_9, last read in layer 1, are cleaned in layer 3 (layer 1 is
-//   full now, layer 2 is the widest), before shuffle_dyck_18 writes in layer 4.
+//   has their units, layer 1 is full now and layer 2 the widest: they are cleaned in layer
+//   3's MLP (`clean 3`), one unit each (a one-hot and a softmax share are never negative),
+//   before shuffle_dyck_18 writes in layer 4.
 // 24 positions instead of 30, and the same widest MLP.
 
 builtin.module {
@@ -38,19 +39,21 @@ builtin.module {
   }
 }
 
-// CHECK: residual = #craft.residual<[one, bos, tokens:"(" | map_3:1, tokens:")" | map_3:0, tokens:"a" clean 1 | map_12:false, indices:0, indices:1, indices:2, length_2_share clean 1 | map_12:true, length_2:1, length_2:2, length_2:3, bools_open_6 clean 3 | shuffle_dyck_18:false, bools_close_9 clean 3 | shuffle_dyck_18:true, opens_7,
+// CHECK: residual = #craft.residual<[one, bos, tokens:"(" | map_3:1, tokens:")" | map_3:0, tokens:"a" clean 3 | shuffle_dyck_18:false, indices:0, indices:1, indices:2, length_2_share clean 3 | shuffle_dyck_18:true, length_2:1, length_2:2 | map_12:true, length_2:3 | map_12:false, bools_open_6,
 
 // DISJOINT:   // width 30, 5 layers, heads [1, 2, 0, 2, 0], mlp hidden [7, 5, 7, 3, 4]
 
 // MODEL:      // width 24, 5 layers, heads [1, 2, 0, 2, 0], mlp hidden [7, 7, 7, 5, 4]
 // MODEL:      transformer.mlp layer 0 "length_2_mlp,bools_open_6,bools_close_9"
 // MODEL:      w_2 = sparse tensor<7x24xf32> {
-// MODEL:        5 -> {map_3:1 = -1.0, shuffle_dyck_18:false = 1.0}
-// MODEL-NEXT:   6 -> {map_3:0 = -1.0, shuffle_dyck_18:true = 1.0}
+// MODEL:        5 -> {map_3:1 = -1.0, bools_open_6 = 1.0}
+// MODEL-NEXT:   6 -> {map_3:0 = -1.0, bools_close_9 = 1.0}
 // MODEL:      transformer.mlp layer 1 "map_3,balance_()_11,clean"
 // MODEL:      w_2 = sparse tensor<7x24xf32> {
-// MODEL:        5 -> {map_12:false = -1.0}
-// MODEL-NEXT:   6 -> {map_12:true = -1.0}
+// MODEL:        1 -> {map_3:1 = 1.0, map_12:true = -1.0}
+// MODEL-NEXT:   2 -> {map_12:false = -1.0, map_3:2 = 1.0}
+// MODEL:        5 -> {map_12:true = 1.0}
+// MODEL-NEXT:   6 -> {map_12:false = 1.0}
 // MODEL:      transformer.mlp layer 3 "not_has_neg_17,clean"
 // MODEL:      w_2 = sparse tensor<5x24xf32> {
 // MODEL:        3 -> {shuffle_dyck_18:false = -1.0}
