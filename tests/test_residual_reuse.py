@@ -2,6 +2,7 @@
 random programs at every stage, checked (a layout writing into a live position is refused,
 naming the block), the solver never worse than greedy, `proven_optimal` in the IR and stats."""
 
+import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 
@@ -9,10 +10,12 @@ from tracr_ir import lib, rasp
 from tracr_ir.backends.jax import build
 from tracr_ir.compiler import (StageIR, compile_rasp_to_model, default_pipeline, interpret,
                                parse_module, print_module, run_pipeline, to_ir)
+from tracr_ir.craft.bases import Direction, Space
+from tracr_ir.craft.blocks import (AttentionHead, MLPBlock, SelectorWidthBlock,
+                                   mlp_forward)
+from tracr_ir.craft.selector_width import share_direction
 from tracr_ir.dialects import craft
 from tracr_ir.dialects.craft_exactness import verify_exactness
-from tracr_ir.craft.blocks import AttentionHead, SelectorWidthBlock
-from tracr_ir.craft.selector_width import share_direction
 from tracr_ir.dialects.craft_layout import (RESIDUAL_ATTR, ResidualAttr, ResidualLayout,
                                             check_layout, cleaning_mlp, cleaning_mlps,
                                             fold_cleaning, nonnegative_directions, occupants)
@@ -255,6 +258,21 @@ def test_cleaning_folds_into_units_the_layer_has_and_moves_to_a_layer_with_room(
     inputs = [list("()a"), list(")("), list("(()"), list("a")]
     for xs, got in zip(inputs, interpret_batch(program, inputs)):
         assert got == rasp.evaluate(lib.make_shuffle_dyck(["()"]), xs)
+
+
+def test_fold_cleaning_uses_both_signs_a_block_has():
+    """A block reading a signed x with units relu(x) and relu(-x) cleans x with both (one
+    output column): the update is exactly -x, and no unit is left over."""
+    x, y = Direction("x"), Direction("y")
+    block = MLPBlock(Space((x,)), Space((Direction("h", 0), Direction("h", 1))), Space((y,)),
+                     np.array([[1.0, -1.0]]), np.array([[2.0], [-3.0]]))
+    (folded,), rest = fold_cleaning([block], cleaning_mlp([x]))
+    assert rest is None and list(folded.out_space) == [y, x]
+    space = Space((x, y))
+    values = np.array([[-2.5, 0.0], [0.0, 0.0], [4.0, 0.0], [1e-30, 0.0]], dtype=np.float32)
+    _, update = mlp_forward(folded, space, values)
+    _, plain = mlp_forward(block, space, values)
+    assert (update[:, 0] == -values[:, 0]).all() and (update[:, 1] == plain[:, 1]).all()
 
 
 def test_a_cleaning_layer_outside_the_free_interval_is_refused():

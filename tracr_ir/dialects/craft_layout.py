@@ -453,12 +453,12 @@ def fold_cleaning(mlps: Sequence[MLPBlock], cleaning: MLPBlock
     for b, mlp in enumerate(mlps):
         for unit, h in _single_units(mlp).items():
             owner.setdefault(unit, (b, h))
-    extra: dict[int, list[tuple[Direction, int, float]]] = {}
+    extra: dict[int, dict[Direction, list[tuple[int, float]]]] = {}  # block -> d -> units
     rest: list[Unit] = []
     for d, sign in units:
         if (d, sign) in owner:
             b, h = owner[(d, sign)]
-            extra.setdefault(b, []).append((d, h, -sign))
+            extra.setdefault(b, {}).setdefault(d, []).append((h, -sign))
         else:
             rest.append((d, sign))
     folded = []
@@ -467,10 +467,11 @@ def fold_cleaning(mlps: Sequence[MLPBlock], cleaning: MLPBlock
             folded.append(mlp)
             continue
         w2 = np.zeros((mlp.w2.shape[0], len(extra[b])))
-        for j, (_, h, weight) in enumerate(extra[b]):
-            w2[h, j] = weight
-        folded.append(replace(mlp, out_space=Space(tuple(mlp.out_space) + tuple(
-            d for d, _, _ in extra[b])), w2=np.hstack([mlp.w2, w2])))
+        for j, entries in enumerate(extra[b].values()):
+            for h, weight in entries:
+                w2[h, j] = weight
+        folded.append(replace(mlp, out_space=Space(tuple(mlp.out_space) + tuple(extra[b])),
+                              w2=np.hstack([mlp.w2, w2])))
     return folded, (_cleaning_block(rest) if rest else None)
 
 
