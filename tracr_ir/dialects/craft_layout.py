@@ -296,6 +296,8 @@ def _parts(block: object) -> tuple[object, ...]:
 def _single_units(mlp: MLPBlock) -> dict[Unit, int]:
     """The hidden units of `mlp` that are relu(+-x_d) (one coordinate, weight +-1), by (d, sign)."""
     out: dict[Unit, int] = {}
+    if not mlp.w1.size:
+        return out
     rows = np.argmax(mlp.w1 != 0, axis=0)
     weights = mlp.w1[rows, np.arange(mlp.w1.shape[1])]
     for h in np.nonzero(((mlp.w1 != 0).sum(axis=0) == 1) & (np.abs(weights) == 1))[0]:

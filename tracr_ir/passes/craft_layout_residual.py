@@ -27,8 +27,8 @@ layers (`craft-allocate-layers`); without them nothing is shared.
 Cleaning costs MLP width, so by default a position is reused only where its cleaning fits in
 the MLP of a layer between the old occupant's last read and the new occupant's write without
 making it wider than the widest MLP layer (the model's MLP width, as tracr counts it, does not
-grow): the last reader's layer if it has room, else the latest one that has, recorded as
-`x clean N | y`. Where no free position's cleaning fits, the s-op takes a fresh position, so
+grow): a layer whose MLPs already have its units, else the last reader's layer if it has
+room, else the latest one that has, recorded as `x clean N | y`. Where no free position's cleaning fits, the s-op takes a fresh position, so
 the residual can be wider than the peak (and then the allocator's `residual` stage, proven
 for the peak, is taken off `proven_optimal`). `widen_mlps=true` reuses wherever the peak
 allows.
