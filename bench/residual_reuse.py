@@ -5,14 +5,15 @@
     .venv/bin/python bench/residual_reuse.py --random 400 --seeds 3     # solver compile time
 
 For every program of `tests/lib_cases.py` and every length L, tracr's model and ours are
-compiled in this run, ours three ways: `greedy` allocation without reuse
+compiled in this run, ours four ways: `greedy` allocation without reuse
 (`craft-layout-residual{reuse=false}`, the layout before reuse), `greedy` with reuse (the
-default), and `solver` with reuse. Columns: residual width, parameters (ours:
+default), and `solver` without and with reuse. Columns: residual width, parameters (ours:
 `stats()["params"]`, the weights stored, per-layer sizes; tracr: its haiku parameter count,
-every layer padded), the widest MLP, and whether every one of 30 random inputs decodes to
-`rasp.evaluate`'s output (`exact`: all three of ours; tracr is not checked here). The last
-lines are the geometric means of ours / tracr over the programs and lengths, and how many
-cases are worse than tracr.
+every layer padded), and whether every one of 30 random inputs decodes to
+`rasp.evaluate`'s output (`exact`: all four of ours; tracr is not checked here). The last
+lines are the geometric means of ours / tracr over the programs and lengths, how many
+cases are worse than tracr, and on how many the widest MLP layer with reuse is wider than
+without it (the cleaning units must fit below it).
 
 `--random N`: compile time of `compile_rasp_to_model` with each allocator on the seeded
 random programs of bench/compile_time.py (`random_program(seed, N, {1, 2, 3}, 5,
@@ -43,8 +44,10 @@ logging.set_verbosity(logging.ERROR)
 VARIANTS = {  # name -> (allocator, residual reuse)
     "no reuse": ("greedy", False),
     "greedy": ("greedy", True),
+    "solver no reuse": ("solver", False),
     "solver": ("solver", True),
 }
+BASELINE = {"greedy": "no reuse", "solver": "solver no reuse"}  # the same placement, no reuse
 KEYS = ("residual", "params")
 
 
@@ -128,6 +131,7 @@ def main() -> None:
     print("|" + "---|" * (head.count("|") - 1))
     ratios: dict[tuple[str, str], list[float]] = {}
     worse: dict[tuple[str, str], int] = {}
+    mlp_wider = dict.fromkeys(BASELINE, 0)
     for n in map(int, args.lengths.split(",")):
         for case in cases:
             if case.name not in tb.TRACR_LIB:
@@ -140,11 +144,16 @@ def main() -> None:
                 for k in KEYS:
                     ratios.setdefault((v, k), []).append(row[v][k] / row["tracr"][k])
                     worse[(v, k)] = worse.get((v, k), 0) + (row[v][k] > row["tracr"][k])
+            for v, base in BASELINE.items():
+                mlp_wider[v] += row[v]["mlp_hidden"] > row[base]["mlp_hidden"]
     print()
     for v in VARIANTS:
+        wider = f", widest MLP above {BASELINE[v]}'s in {mlp_wider[v]} cases" \
+            if v in BASELINE else ""
         print(f"{v}: residual {geomean(ratios[(v, 'residual')]):.2f}x tracr "
               f"({worse[(v, 'residual')]} cases wider), params "
-              f"{geomean(ratios[(v, 'params')]):.2f}x ({worse[(v, 'params')]} cases larger)")
+              f"{geomean(ratios[(v, 'params')]):.2f}x ({worse[(v, 'params')]} cases larger)"
+              + wider)
 
 
 if __name__ == "__main__":

@@ -75,14 +75,16 @@ class DropHead(ModulePass):
 
 @dataclasses.dataclass(frozen=True)
 class PerturbWeight(ModulePass):
-    """The largest first-layer MLP weight of a transformer model moved by a fifth of itself."""
+    """The largest first-layer MLP weight of a transformer model negated. (Moving it by a fifth
+    is no miscompile where it is a direct lookup's weight 1: the unit then writes 0.8, which
+    decodes the same.)"""
 
     name = "broken-perturb-weight"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         def perturb(layer: Layer) -> Layer:
             w_1 = np.array(layer.mlp.w_1)
-            w_1[np.unravel_index(np.argmax(np.abs(w_1)), w_1.shape)] *= 0.8
+            w_1[np.unravel_index(np.argmax(np.abs(w_1)), w_1.shape)] *= -1
             return Layer(layer.heads, dataclasses.replace(layer.mlp, w_1=w_1))
 
         change_first_layer(op, lambda layer: layer.mlp is not None and layer.mlp.w_1.size,

@@ -2,6 +2,7 @@
 random programs at every stage, checked (a layout writing into a live position is refused,
 naming the block), the solver never worse than greedy, `proven_optimal` in the IR and stats."""
 
+import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 
@@ -9,10 +10,15 @@ from tracr_ir import lib, rasp
 from tracr_ir.backends.jax import build
 from tracr_ir.compiler import (StageIR, compile_rasp_to_model, default_pipeline, interpret,
                                parse_module, print_module, run_pipeline, to_ir)
+from tracr_ir.craft.bases import Direction, Space
+from tracr_ir.craft.blocks import (AttentionHead, MLPBlock, SelectorWidthBlock,
+                                   mlp_forward)
+from tracr_ir.craft.selector_width import share_direction
 from tracr_ir.dialects import craft
 from tracr_ir.dialects.craft_exactness import verify_exactness
 from tracr_ir.dialects.craft_layout import (RESIDUAL_ATTR, ResidualAttr, ResidualLayout,
-                                            check_layout, occupants)
+                                            check_layout, cleaning_mlp, cleaning_mlps,
+                                            fold_cleaning, nonnegative_directions, occupants)
 from tracr_ir.dialects.program import stage_op
 from tracr_ir.errors import IRError, UnsupportedProgramError
 from tracr_ir.interpreters.craft import interpret_batch
@@ -178,22 +184,110 @@ def test_proven_optimal_shows_in_the_ir_and_in_stats():
 
 
 
-def test_cleanings_never_widen_the_widest_mlp():
-    """Reuse costs cleaning units only where a layer's MLP has room below the widest layer's:
-    on every lib program the widest MLP is the one without reuse, and the residual no wider;
-    `widen_mlps=true` (reuse wherever the peak allows) widens it on some of them."""
-    spec = default_pipeline().replace("craft-layout-residual", "craft-layout-residual{%s}")
+@pytest.mark.parametrize("allocator, max_seq_len", [("greedy", 5), ("greedy", 10),
+                                                    ("solver", 5)])
+def test_cleanings_never_widen_the_widest_mlp(allocator, max_seq_len):
+    """Reuse costs cleaning units only where a layer's MLP has room below the widest layer's
+    (or already has the unit): on every lib program no MLP layer is wider than the widest
+    without reuse, and the residual no wider; `widen_mlps=true` (reuse wherever the peak
+    allows) widens it on some of them."""
+    spec = default_pipeline(allocator).replace("craft-layout-residual",
+                                               "craft-layout-residual{%s}")
     widened_any = False
     for case in LIB_CASES:
-        stats = [compile_rasp_to_model(case.make(5), case.vocab, 5, pipeline=spec % opts
-                                       ).stats() for opts in
+        stats = [compile_rasp_to_model(case.make(max_seq_len), case.vocab, max_seq_len,
+                                       pipeline=spec % opts).stats() for opts in
                  ("reuse=false", "reuse=true", "reuse=true widen_mlps=true")]
         plain, capped, widened = stats
         assert capped["mlp_hidden"] == plain["mlp_hidden"], case.name
+        assert max(capped["mlp_hidden_per_layer"]) <= plain["mlp_hidden"], case.name
         assert capped["residual"] <= plain["residual"], case.name
         assert widened["residual"] <= capped["residual"], case.name
         widened_any |= widened["mlp_hidden"] > plain["mlp_hidden"]
     assert widened_any
+
+
+def _dyck_craft():
+    stages = StageIR()
+    run_pipeline(to_ir(lib.make_shuffle_dyck(["()"]), list("()a"), 3), default_pipeline(),
+                 callback=lambda _p, m, _n: stages.record(m))
+    program = craft_program(stages)
+    return program, [op for op in program.block.ops if isinstance(op, craft.CraftOp)]
+
+
+def test_nonnegative_directions_are_cleaned_by_one_unit():
+    """One-hots, direct lookups (relus written with weight +1), a softmax share and averages
+    of them are never negative (one cleaning unit); a difference (`balance = opens - closes`)
+    may be (two), and so may what the analysis cannot prove (a ramp pair writes +1 and -1)."""
+    program, ops = _dyck_craft()
+    sure = nonnegative_directions(program, ops)
+    op = {op.label_text.rsplit("_", 1)[0]: op for op in ops}
+    for name in ("bools_open", "bools_close", "opens", "closes", "shuffle_dyck"):
+        assert set(op[name].out_space) <= sure, name
+    assert share_direction(op["length"].label_text) in sure
+    for name in ("balance_()", "length"):  # a difference; ramp pairs
+        assert set(op[name].out_space).isdisjoint(sure), name
+    balance = op["balance_()"]
+    (d,) = balance.out_space
+    assert cleaning_mlp([d], sure).hidden_size == 2
+    tokens = list(program.block.args[0].type.space)
+    assert cleaning_mlp(tokens, sure).hidden_size == len(tokens)
+
+
+def test_cleaning_folds_into_units_the_layer_has_and_moves_to_a_layer_with_room():
+    """make_shuffle_dyck at 3: bools_open's unit relu(tokens:"(") also cleans tokens:"(" (no
+    new unit in the widest layer 0); tokens:"a", which nothing there reads alone, is cleaned
+    in a later layer with room (`clean N`); the craft interpreter runs the folded blocks,
+    exactly."""
+    program, ops = _dyck_craft()
+    layout = ResidualLayout.of(program.attributes[RESIDUAL_ATTR])
+    tokens = list(program.block.args[0].type.space)
+    later = layout.cleaned_at.get(tokens[2])
+    assert later is not None and later > 0 and tokens[0] not in layout.cleaned_at
+    assert len(layout.slots[layout.index(tokens[0])]) > 1
+    cleaning = cleaning_mlps(program, ops, layout)
+    layer0 = [op.block(program.length) for op in ops if op.layer_index == 0]
+    mlps = [b.mlp if isinstance(b, SelectorWidthBlock) else b for b in layer0
+            if not isinstance(b, AttentionHead)]
+    folded, rest = fold_cleaning(mlps, cleaning[0])
+    assert rest is None and [m.hidden_size for m in folded] == [m.hidden_size for m in mlps]
+    assert any(tokens[0] in m.out_space for m in folded)
+    share = share_direction(next(op for op in ops if op.label_text.startswith("length"))
+                            .label_text)
+    assert {tokens[2], share} <= set(cleaning[later].in_space)
+    inputs = [list("()a"), list(")("), list("(()"), list("a")]
+    for xs, got in zip(inputs, interpret_batch(program, inputs)):
+        assert got == rasp.evaluate(lib.make_shuffle_dyck(["()"]), xs)
+
+
+def test_fold_cleaning_uses_both_signs_a_block_has():
+    """A block reading a signed x with units relu(x) and relu(-x) cleans x with both (one
+    output column): the update is exactly -x, and no unit is left over."""
+    x, y = Direction("x"), Direction("y")
+    block = MLPBlock(Space((x,)), Space((Direction("h", 0), Direction("h", 1))), Space((y,)),
+                     np.array([[1.0, -1.0]]), np.array([[2.0], [-3.0]]))
+    (folded,), rest = fold_cleaning([block], cleaning_mlp([x]))
+    assert rest is None and list(folded.out_space) == [y, x]
+    space = Space((x, y))
+    values = np.array([[-2.5, 0.0], [0.0, 0.0], [4.0, 0.0], [1e-30, 0.0]], dtype=np.float32)
+    _, update = mlp_forward(folded, space, values)
+    _, plain = mlp_forward(block, space, values)
+    assert (update[:, 0] == -values[:, 0]).all() and (update[:, 1] == plain[:, 1]).all()
+
+
+def test_a_cleaning_layer_outside_the_free_interval_is_refused():
+    program, ops = _dyck_craft()
+    layout = ResidualLayout.of(program.attributes[RESIDUAL_ATTR])
+    d = next(d for d, _ in layout.cleaned)
+    late = ResidualLayout(layout.slots, tuple((x, 4 if x == d else n) for x, n in layout.cleaned))
+    with pytest.raises(UnsupportedProgramError, match="still holds .* is cleaned in the MLP "
+                       "of layer 4"):
+        check_layout(program, ops, late)
+    early = ResidualLayout(layout.slots, ((layout.slots[2][0], 0),))  # tokens:"(": default 0
+    check_layout(program, ops, early)
+    bad = ResidualLayout(layout.slots, ((layout.slots[0][0], 0),))  # `one` is never free
+    with pytest.raises(UnsupportedProgramError, match="no later occupant"):
+        check_layout(program, ops, bad)
 
 
 def test_reused_positions_keep_their_history_through_save_and_load(tmp_path):

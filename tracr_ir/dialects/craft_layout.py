@@ -8,19 +8,23 @@ craft.program ... attributes {residual = #craft.residual<[one, bos, tokens:1, to
 `#craft.residual<[...]>` (`ResidualAttr`) lists the residual positions in order; a position
 is one direction, or several separated by `|`: the directions that hold it one after the
 other (its occupants). Above, position 4 holds `indices:0` until its last reader has run, is
-cleaned, and then holds `map_3`. (A `#craft.directions<[...]>` list reads as one direction per
-position.)
+cleaned, and then holds `map_3`. An occupant may name the layer whose MLP cleans it,
+`tokens:2 clean 1 | map_3`: any layer from its last reader's to the one before the next
+occupant's writer (default: its last reader's). (A `#craft.directions<[...]>` list reads as
+one direction per position.)
 
 Liveness, in sublayers (layer l has the attention sublayer 2l and the MLP sublayer 2l + 1):
 an occupant is an s-op (all its directions) or a SelectorWidth's share direction. It is
 written at its writer's sublayer (the embedding writes `tokens` and `indices` at -1; a
 SelectorWidth's share at 2l, its output at 2l + 1), read at its readers' sublayers, and
-*cleaned* at the MLP sublayer of its last reader's layer, `end = last_read | 1`. Cleaning
-subtracts the direction's coordinate exactly: two hidden units relu(x) and relu(-x) writing
--1 and +1 (relu(x) - relu(-x) = x in any float arithmetic, and x + (-x) = 0), added to that
-layer's MLP. A residual add accumulates, so a position can take a new occupant only once it
-is zero again: the next occupant's writer must run strictly after `end`. Only occupants with
-a successor are cleaned; the last one keeps the position to the end.
+*cleaned* at an MLP sublayer from that of its last reader's layer, `end = last_read | 1`, on
+(`clean N`: sublayer 2N + 1). Cleaning subtracts the direction's coordinate exactly: two
+hidden units relu(x) and relu(-x) writing -1 and +1 (relu(x) - relu(-x) = x in any float
+arithmetic, and x + (-x) = 0), added to that layer's MLP; one unit, relu(x) writing -1, for
+a direction that is never negative (`nonnegative_directions`: relu(x) = x there). A residual
+add accumulates, so a position can take a new occupant only once it is zero again: the next
+occupant's writer must run strictly after the cleaning. Only occupants with a successor are
+cleaned; the last one keeps the position to the end.
 
 `check_layout` verifies a layout against the program's layers (the craft program's verifier
 and `craft-verify-exactness` call it), naming the block that writes into a live position.
@@ -28,8 +32,9 @@ and `craft-verify-exactness` call it), naming the block that writes into a live 
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import numpy as np
@@ -39,7 +44,7 @@ from xdsl.parser import AttrParser
 from xdsl.printer import Printer
 
 from tracr_ir.craft.bases import BOS, ONE, Direction, Space
-from tracr_ir.craft.blocks import MLPBlock
+from tracr_ir.craft.blocks import AttentionHead, MLPBlock, SelectorWidthBlock
 from tracr_ir.craft.selector_width import share_direction
 from tracr_ir.dialects.craft_base import (CraftOp, DirectionsAttr, block_kind, format_direction,
                                           parse_direction, space_of)
@@ -60,17 +65,24 @@ def sublayer_text(sublayer: int) -> str:
 
 @irdl_attr_definition
 class ResidualAttr(Data[tuple]):
-    """`#craft.residual<[one, bos, x:1 | y, ...]>`: residual positions, each a tuple of
-    directions (its occupants, in the order they hold it)."""
+    """`#craft.residual<[one, bos, x:1 | y, z clean 2 | w, ...]>`: residual positions, each a
+    tuple of its occupants in the order they hold it: a direction, or (direction, the layer
+    whose MLP cleans it) where that is not its last reader's layer."""
 
     name = "craft.residual"
 
     @classmethod
     def parse_parameter(cls, parser: AttrParser) -> tuple:
-        def slot() -> tuple[Direction, ...]:
-            ds = [parse_direction(parser)]
+        def occupant() -> Direction | tuple[Direction, int]:
+            d = parse_direction(parser)
+            if parser.parse_optional_keyword("clean") is None:
+                return d
+            return d, parser.parse_integer(allow_boolean=False, allow_negative=False)
+
+        def slot() -> tuple[Direction | tuple[Direction, int], ...]:
+            ds = [occupant()]
             while parser.parse_optional_punctuation("|") is not None:
-                ds.append(parse_direction(parser))
+                ds.append(occupant())
             return tuple(ds)
 
         with parser.in_angle_brackets():
@@ -78,30 +90,45 @@ class ResidualAttr(Data[tuple]):
                 parser.Delimiter.SQUARE, slot, " (residual positions)"))
 
     def print_parameter(self, printer: Printer) -> None:
+        def occupant(d: Direction | tuple[Direction, int]) -> str:
+            return format_direction(d) if isinstance(d, Direction) else \
+                f"{format_direction(d[0])} clean {d[1]}"
+
         printer.print_string("<[" + ", ".join(
-            " | ".join(format_direction(d) for d in slot) for slot in self.data) + "]>")
+            " | ".join(map(occupant, slot)) for slot in self.data) + "]>")
 
 
 @dataclass(frozen=True)
 class ResidualLayout:
-    """Residual positions (`slots`), each holding one or more directions over time. Acts as a
+    """Residual positions (`slots`), each holding one or more directions over time, and the
+    layer cleaning an occupant where it is not its last reader's (`cleaned`). Acts as a
     `Space` for placing blocks: `len`, `index(d)` and `indices(ds)` give positions."""
 
     slots: tuple[tuple[Direction, ...], ...]
+    cleaned: tuple[tuple[Direction, int], ...] = ()
 
     @staticmethod
     def of(attr: Attribute) -> ResidualLayout:
         if isinstance(attr, DirectionsAttr):
             return ResidualLayout(tuple((d,) for d in attr.data))
         assert isinstance(attr, ResidualAttr)
-        return ResidualLayout(attr.data)
+        slots = tuple(tuple(d if isinstance(d, Direction) else d[0] for d in slot)
+                      for slot in attr.data)
+        return ResidualLayout(slots, tuple(d for slot in attr.data for d in slot
+                                           if not isinstance(d, Direction)))
 
     @staticmethod
     def disjoint(space: Iterable[Direction]) -> ResidualLayout:
         return ResidualLayout(tuple((d,) for d in space))
 
     def attr(self) -> ResidualAttr:
-        return ResidualAttr(self.slots)
+        at = self.cleaned_at
+        return ResidualAttr(tuple(tuple((d, at[d]) if d in at else d for d in slot)
+                                  for slot in self.slots))
+
+    @cached_property
+    def cleaned_at(self) -> dict[Direction, int]:
+        return dict(self.cleaned)
 
     def __len__(self) -> int:
         return len(self.slots)
@@ -234,61 +261,231 @@ def peak_width(occs: Sequence[Occupant]) -> int:
     return peak
 
 
-def reuse_layout(occs: Sequence[Occupant], room: Mapping[int, int] | None = None
-                 ) -> ResidualLayout:
+def nonnegative_directions(program: SSAProgramOp, ops: Sequence[CraftOp]
+                           ) -> frozenset[Direction]:
+    """The directions whose coordinate is >= 0 at every position (BOS included), read off
+    the weights that write them: `one`, `bos` and the inputs (one-hots); an MLP's output
+    direction whose `w_2` column is >= 0 (its hidden units are relus and it has no biases);
+    a head's output direction whose `w_ov` column is > 0 only on value directions already
+    known >= 0 and 0 elsewhere (softmax weights are >= 0). Float32 keeps every sign: products
+    and sums of numbers >= 0 are >= 0. Each direction has one writer (a reused position is
+    exactly 0 before its next occupant's writer adds to it)."""
+    known: set[Direction] = {ONE, BOS}
+    for arg in program.block.args:
+        known.update(space_of(arg).space)
+    for op in ops:
+        for part in _parts(op.block(program.length)):  # type: ignore[attr-defined]
+            if isinstance(part, MLPBlock):
+                known.update(d for j, d in enumerate(part.out_space)
+                             if (part.w2[:, j] >= 0).all())
+                continue
+            assert isinstance(part, AttentionHead)
+            sure = np.array([d in known for d in part.value_space], dtype=bool)
+            known.update(d for j, d in enumerate(part.out_space)
+                         if ((part.w_ov[:, j] == 0) | ((part.w_ov[:, j] > 0) & sure)).all())
+    return frozenset(known)
+
+
+Unit = tuple[Direction, float]  # a hidden unit relu(sign * x_d): (d, sign)
+
+
+def _parts(block: object) -> tuple[object, ...]:
+    return (block.attention, block.mlp) if isinstance(block, SelectorWidthBlock) else (block,)
+
+
+def _single_units(mlp: MLPBlock) -> dict[Unit, int]:
+    """The hidden units of `mlp` that are relu(+-x_d) (one coordinate, weight +-1), by (d, sign)."""
+    out: dict[Unit, int] = {}
+    if not mlp.w1.size:
+        return out
+    rows = np.argmax(mlp.w1 != 0, axis=0)
+    weights = mlp.w1[rows, np.arange(mlp.w1.shape[1])]
+    for h in np.nonzero(((mlp.w1 != 0).sum(axis=0) == 1) & (np.abs(weights) == 1))[0]:
+        out.setdefault((mlp.in_space[int(rows[h])], float(weights[h])), int(h))
+    return out
+
+
+def foldable_units(program: SSAProgramOp, ops: Sequence[CraftOp]) -> dict[int, frozenset[Unit]]:
+    """Layer -> the units relu(+-x_d) its MLPs already have (`fold_cleaning` reuses them)."""
+    out: dict[int, set[Unit]] = {}
+    for op in ops:
+        for part in _parts(op.block(program.length)):  # type: ignore[attr-defined]
+            if isinstance(part, MLPBlock):
+                out.setdefault(op.layer_index or 0, set()).update(_single_units(part))
+    return {layer: frozenset(units) for layer, units in out.items()}
+
+
+def cleaning_signs(d: Direction, nonnegative: frozenset[Direction]) -> tuple[float, ...]:
+    """The units relu(sign * x_d) that clean `d`: relu(x) if it is never negative, else both."""
+    return (1.0,) if d in nonnegative else (1.0, -1.0)
+
+
+def reuse_layout(occs: Sequence[Occupant], room: Mapping[int, int] | None = None,
+                 nonnegative: frozenset[Direction] = frozenset(),
+                 foldable: Mapping[int, frozenset[Unit]] | None = None) -> ResidualLayout:
     """A layout of `peak_width` positions: occupants in write order take a fresh position while
     there are fewer than the peak, then a free one (whose occupant ended before this one is
     written). Interval colouring in start order never needs more than the peak, and fresh
     positions first keeps the cleanings few.
 
     `room` (layer -> hidden units its MLP may grow by) caps the cleanings: reusing a position
-    costs its old occupant's cleaning, two units in the MLP of the layer where it ends; where
-    no free position's layer has room, the occupant takes a fresh position (above the peak)."""
+    costs its old occupant's cleaning units (`cleaning_signs`), less those the layer's MLPs
+    already have (`foldable`), in the MLP of a layer from the one where it ends to the last
+    before the new writer's sublayer. The cheapest free position whose cleaning fits is taken
+    (0 units, then 1, then 2): in a layer with the units it lacks, else the one freed first
+    (the widest choice of layers), cleaned in its own layer if that has room, else in the
+    latest layer that has. Where none fits, the occupant takes a fresh position (above the
+    peak). Each choice pops heaps and scans the layers, so the pass stays near-linear in the
+    program."""
     peak = peak_width(occs)
     left = None if room is None else dict(room)
+    folds: dict[Direction, list[tuple[int, int]]] = {}  # d -> (layer, units still needed)
+    for layer, units in sorted((foldable or {}).items()):
+        for d in dict.fromkeys(d for d, _ in units):
+            folds.setdefault(d, []).append((layer, sum(
+                (d, sign) not in units for sign in cleaning_signs(d, nonnegative))))
     slots: list[list[Direction]] = []
     ends: list[int] = []
+    free: list[bool] = []
+    busy: list[tuple[int, int]] = []  # heap of (end, position) of held positions
+    by_units: dict[int, list[tuple[int, int]]] = {1: [], 2: []}  # heaps of free positions
+    folding: dict[tuple[int, int], list[tuple[int, int]]] = {}  # (units, layer) -> free ones
+    cleaned: dict[Direction, int] = {}
+
+    def valid(entry: tuple[int, int]) -> bool:
+        return free[entry[1]] and ends[entry[1]] == entry[0]
+
+    def pick(written: int) -> tuple[int, int, int] | None:
+        """(position, cleaning layer, units) for an occupant written at `written`."""
+        last = (written - 2) // 2  # the last layer whose MLP runs before the write
+        for units in (0, 1, 2):
+            for layer in sorted(x for u, x in folding if u == units and x <= last):
+                entries = folding[(units, layer)]
+                while entries and not valid(entries[-1]):
+                    entries.pop()
+                if entries and (left is None or left.get(layer, 0) >= units):
+                    return entries.pop()[1], layer, units
+            heap = by_units.get(units, [])
+            while heap and not valid(heap[0]):
+                heapq.heappop(heap)
+            if not heap:
+                continue
+            e, i = heap[0]  # freed first: the widest choice of layers
+            layer = e // 2 if left is None or left.get(e // 2, 0) >= units else next(
+                (x for x in range(last, e // 2, -1) if left.get(x, 0) >= units), None)
+            if layer is not None:
+                heapq.heappop(heap)
+                return i, layer, units
+        return None
+
     for o in occs:
         if not o.needed:
             continue
+        while busy and busy[0][0] < o.written:
+            e, i = heapq.heappop(busy)
+            free[i] = True
+            old = slots[i][-1]
+            heapq.heappush(by_units[len(cleaning_signs(old, nonnegative))], (e, i))
+            for layer, units in folds.get(old, ()):
+                if layer >= e // 2 and units < len(cleaning_signs(old, nonnegative)):
+                    folding.setdefault((units, layer), []).append((e, i))
         for d in o.directions:
-            free = None if len(slots) < peak else next(
-                (i for i, e in enumerate(ends) if e < o.written
-                 and (left is None or left.get(e // 2, 0) >= 2)), None)
-            if free is None:
+            choice = pick(o.written) if len(slots) >= peak else None
+            if choice is None:
                 slots.append([d])
                 ends.append(o.end)
-                continue
-            if left is not None:
-                left[ends[free] // 2] -= 2
-            slots[free].append(d)
-            ends[free] = o.end
-    return ResidualLayout(tuple(tuple(s) for s in slots))
+                free.append(False)
+                i = len(slots) - 1
+            else:
+                i, layer, units = choice
+                if left is not None:
+                    left[layer] -= units
+                if layer != ends[i] // 2:
+                    cleaned[slots[i][-1]] = layer
+                slots[i].append(d)
+                ends[i], free[i] = o.end, False
+            if o.end < FOREVER:
+                heapq.heappush(busy, (o.end, i))
+    return ResidualLayout(tuple(tuple(s) for s in slots), tuple(cleaned.items()))
 
 
 def cleanings(occs: Sequence[Occupant], layout: ResidualLayout) -> dict[int, list[Direction]]:
-    """Layer -> the directions its MLP cleans: every occupant but the last of a position."""
+    """Layer -> the directions its MLP cleans: every occupant but the last of a position, in
+    its last reader's layer or the one the layout names."""
     end = {d: o.end for o in occs for d in o.directions}
+    at = layout.cleaned_at
     out: dict[int, list[Direction]] = {}
     for slot in layout.slots:
         for d in slot[:-1]:
-            out.setdefault(end[d] // 2, []).append(d)
+            out.setdefault(at.get(d, end[d] // 2), []).append(d)
     return out
 
 
-def cleaning_mlp(directions: Sequence[Direction]) -> MLPBlock:
-    """The MLP that cleans `directions`: per direction d, hidden units relu(x_d) and
-    relu(-x_d) writing -1 and +1 to d's position, so the position becomes exactly 0."""
-    n = len(directions)
-    hidden = Space(tuple(Direction("clean", (format_direction(d), sign))
-                         for d in directions for sign in ("+", "-")))
-    w1 = np.zeros((n, 2 * n))
-    w2 = np.zeros((2 * n, n))
-    for i in range(n):
-        w1[i, 2 * i], w1[i, 2 * i + 1] = 1.0, -1.0
-        w2[2 * i, i], w2[2 * i + 1, i] = -1.0, 1.0
-    return MLPBlock(Space(tuple(directions)), hidden, Space(tuple(directions)), w1, w2,
-                    label="clean")
+def cleaning_mlp(directions: Sequence[Direction],
+                 nonnegative: frozenset[Direction] = frozenset()) -> MLPBlock:
+    """The MLP that cleans `directions`: per direction d, the hidden unit relu(x_d) writing -1
+    to d's position, and, unless d is never negative, relu(-x_d) writing +1, so the position
+    becomes exactly 0 (x - relu(x) + relu(-x) = 0 in float arithmetic)."""
+    return _cleaning_block([(d, sign) for d in directions
+                            for sign in cleaning_signs(d, nonnegative)])
+
+
+def _cleaning_block(units: Sequence[Unit]) -> MLPBlock:
+    space = Space(tuple(dict.fromkeys(d for d, _ in units)))
+    hidden = Space(tuple(Direction("clean", (format_direction(d), "+" if sign > 0 else "-"))
+                         for d, sign in units))
+    w1 = np.zeros((len(space), len(units)))
+    w2 = np.zeros((len(units), len(space)))
+    for h, (d, sign) in enumerate(units):
+        w1[space.index(d), h], w2[h, space.index(d)] = sign, -sign
+    return MLPBlock(space, hidden, space, w1, w2, label="clean")
+
+
+def fold_cleaning(mlps: Sequence[MLPBlock], cleaning: MLPBlock
+                  ) -> tuple[list[MLPBlock], MLPBlock | None]:
+    """(one layer's `mlps` with `cleaning`'s units folded in, the cleaning units left over).
+
+    A block's unit that is relu(sign * x_d), the pre-activation of a cleaning unit of d,
+    also writes that unit's -sign to d (a new output column): the same relu value times the
+    same weight, so the layer computes the same update with one unit fewer. No block of the
+    layer writes d (its position is taken only after the cleaning), so the column is new."""
+    units = [(cleaning.in_space[int(np.nonzero(cleaning.w1[:, h])[0][0])],
+              float(cleaning.w1[:, h].sum())) for h in range(cleaning.w1.shape[1])]
+    owner: dict[Unit, tuple[int, int]] = {}
+    for b, mlp in enumerate(mlps):
+        for unit, h in _single_units(mlp).items():
+            owner.setdefault(unit, (b, h))
+    extra: dict[int, dict[Direction, list[tuple[int, float]]]] = {}  # block -> d -> units
+    rest: list[Unit] = []
+    for d, sign in units:
+        if (d, sign) in owner:
+            b, h = owner[(d, sign)]
+            extra.setdefault(b, {}).setdefault(d, []).append((h, -sign))
+        else:
+            rest.append((d, sign))
+    folded = []
+    for b, mlp in enumerate(mlps):
+        if b not in extra:
+            folded.append(mlp)
+            continue
+        w2 = np.zeros((mlp.w2.shape[0], len(extra[b])))
+        for j, entries in enumerate(extra[b].values()):
+            for h, weight in entries:
+                w2[h, j] = weight
+        folded.append(replace(mlp, out_space=Space(tuple(mlp.out_space) + tuple(extra[b])),
+                              w2=np.hstack([mlp.w2, w2])))
+    return folded, (_cleaning_block(rest) if rest else None)
+
+
+def cleaning_mlps(program: SSAProgramOp, ops: Sequence[CraftOp], layout: ResidualLayout
+                  ) -> dict[int, MLPBlock]:
+    """Layer -> the cleaning MLP its MLP sublayer runs (`cleanings`, `cleaning_mlp`), before
+    `fold_cleaning` folds it into the layer's own units where it can."""
+    if not layout.shared:
+        return {}
+    nonnegative = nonnegative_directions(program, ops)
+    return {layer: cleaning_mlp(ds, nonnegative)
+            for layer, ds in cleanings(occupants(program, ops), layout).items()}
 
 
 def check_layout(program: SSAProgramOp, ops: Sequence[CraftOp], layout: ResidualLayout
@@ -312,6 +509,12 @@ def check_layout(program: SSAProgramOp, ops: Sequence[CraftOp], layout: Residual
                     f"the residual layout has no position for {format_direction(d)}, which "
                     f"{o.describe()} writes" + (" and the program outputs" if o.output else
                                                 f" and '{_reader(o)}' reads"))
+    at = layout.cleaned_at
+    for d, layer in layout.cleaned:
+        if d not in layout or layout.slots[layout.index(d)][-1] == d:
+            raise UnsupportedProgramError(
+                f"the residual layout cleans {format_direction(d)} in layer {layer}, but no "
+                "later occupant takes its position (only a reused position is cleaned)")
     for i, slot in enumerate(layout.slots):
         for d in slot:  # a position of its own may hold a direction no block writes (LayerNorm's)
             if d not in known and len(slot) > 1:
@@ -322,11 +525,18 @@ def check_layout(program: SSAProgramOp, ops: Sequence[CraftOp], layout: Residual
             if old is new:
                 raise UnsupportedProgramError(
                     f"the residual layout puts two directions of '{old.name}' at position {i}")
-            if new.written <= old.end:
+            clean = old.end if before not in at else 2 * at[before] + 1
+            if clean < old.end:
+                raise UnsupportedProgramError(
+                    f"the residual layout cleans {format_direction(before)} in "
+                    f"{sublayer_text(clean)}, before it is free ("
+                    + (f"'{_reader(old)}' reads it in {sublayer_text(old.last_read)})"
+                       if old.end < FOREVER else "it is never free)"))
+            if new.written <= clean:
                 still = ("it is the program output" if old.output else
                          "it holds `one`/`bos`" if old.end >= FOREVER else
                          f"'{_reader(old)}' reads it in {sublayer_text(old.last_read)} and it "
-                         f"is cleaned in {sublayer_text(old.end)}")
+                         f"is cleaned in {sublayer_text(clean)}")
                 raise UnsupportedProgramError(
                     f"{new.describe()} writes {format_direction(after)} in "
                     f"{sublayer_text(new.written)} into residual position {i}, which still "

@@ -30,8 +30,8 @@ from tracr_ir.craft import blocks as craft_blocks
 from tracr_ir.craft.bases import BOS, ONE, Direction, Space, decode_categorical, join
 from tracr_ir.dialects import craft
 from tracr_ir.dialects.craft_layout import (RESIDUAL_ATTR, ResidualLayout, block_sublayers,
-                                            check_layout, cleaning_mlp, cleanings, has_layers,
-                                            occupants)
+                                            check_layout, cleaning_mlps, fold_cleaning,
+                                            has_layers)
 from tracr_ir.inputs import check_input
 
 Blocks = list[tuple[craft.CraftOp, craft_blocks.Block]]
@@ -145,21 +145,25 @@ def run_batch(program: craft.ProgramOp, inputs: Sequence[Sequence[Any]],
     Runs by sublayer once layers are allocated: each part reads the residual as the sublayer
     found it (gathered from its positions in the layout; directions without a position read
     zero and their writes are dropped), the updates are summed, and an MLP sublayer also
-    cleans the directions the layout frees there (`craft_layout.cleanings`), as the model's
-    cleaning units do. `trace(op, part, space, x, mask)` sees each part's input over its own
-    spaces; `after(step, x)` the residual after each step."""
+    cleans the directions the layout frees there (`craft_layout.cleaning_mlps`, folded into
+    the MLPs' own units where they have them: `fold_cleaning`), as the model's units do.
+    `trace(op, part, space, x, mask)` sees each part's input over its own spaces;
+    `after(step, x)` the residual after each step."""
     inputs = check_inputs(program, inputs)
     if blocks is None:
         blocks = program_blocks(program)
     layout = program_layout(program, blocks)
     ops = [op for op, _ in blocks]
-    clean: dict[int, list[Direction]] = {}
     if layout.shared:
         check_layout(program, ops, layout)
-        clean = cleanings(occupants(program, ops), layout)
+    clean = cleaning_mlps(program, ops, layout)
     x, mask = embed(program, layout, inputs)
     for step in steps(blocks):
         sublayer, parts = step
+        rest = None if sublayer is None or sublayer % 2 == 0 else clean.get(sublayer // 2)
+        if rest is not None:  # folded into the MLPs' own units where it can, as in the model
+            folded, rest = fold_cleaning([p for _, p in parts], rest)
+            parts = [(op, p) for (op, _), p in zip(parts, folded)]
         update = np.zeros_like(x)
         for op, part in parts:
             local = join(*block_spaces(part))
@@ -170,10 +174,9 @@ def run_batch(program: craft.ProgramOp, inputs: Sequence[Sequence[Any]],
                 trace(op, part, local, xl, mask)
             y = craft_blocks.block_update(part, local, xl, mask, causal=program.is_causal)
             update[..., cols] += y[..., keep]
-        if sublayer is not None and sublayer % 2 and sublayer // 2 in clean:
-            mlp = cleaning_mlp(clean[sublayer // 2])  # writes exactly minus what it reads
-            cols = layout.indices(mlp.in_space)
-            update[..., cols] += craft_blocks.block_update(mlp, mlp.in_space, x[..., cols])
+        if rest is not None:  # writes exactly minus what it reads
+            cols = layout.indices(rest.in_space)
+            update[..., cols] += craft_blocks.block_update(rest, rest.in_space, x[..., cols])
         x = x + update
         if after is not None:
             after(step, x)

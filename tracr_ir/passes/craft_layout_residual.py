@@ -13,9 +13,11 @@ craft.program ... attributes {residual = #craft.residual<[one, bos, tokens:1 | m
 
 Register allocation for the residual stream (`tracr_ir.dialects.craft_layout` defines the
 attribute, liveness and cleaning): an s-op occupies positions from the sublayer its writer
-runs in until the MLP sublayer of its last reader's layer, where it is cleaned; a later block
-may write into those positions. `tokens` above is last read in layer 0, cleaned by layer 0's
-MLP (two hidden units per direction), and `map_3`, written in layer 1, reuses one of its
+runs in until the MLP sublayer of its last reader's layer, from where it may be cleaned; a
+later block may write into those positions. `tokens` above is last read in layer 0, cleaned
+by layer 0's MLP (one hidden unit per direction: a one-hot is never negative; two for a
+direction that may be; none where the layer's MLP already has the unit relu(x), which then
+also writes -1 to the position), and `map_3`, written in layer 1, reuses one of its
 positions. The layout has exactly the peak number of live directions (interval colouring in
 write order, fresh positions first while below the peak, so that few are cleaned); `one` and
 `bos` hold their positions for ever, the program output from its write on; directions no
@@ -23,10 +25,13 @@ block reads (other than the output) get no position, and their writes are droppe
 layers (`craft-allocate-layers`); without them nothing is shared.
 
 Cleaning costs MLP width, so by default a position is reused only where its cleaning fits in
-the layer's MLP without making it wider than the widest MLP layer (the model's MLP width, as
-tracr counts it, does not grow); elsewhere the s-op takes a fresh position, so the residual
-can be wider than the peak (and then the allocator's `residual` stage, proven for the peak,
-is taken off `proven_optimal`). `widen_mlps=true` reuses wherever the peak allows.
+the MLP of a layer between the old occupant's last read and the new occupant's write without
+making it wider than the widest MLP layer (the model's MLP width, as tracr counts it, does not
+grow): a layer whose MLPs already have its units, else the last reader's layer if it has
+room, else the latest one that has, recorded as `x clean N | y`. Where no free position's cleaning fits, the s-op takes a fresh position, so
+the residual can be wider than the peak (and then the allocator's `residual` stage, proven
+for the peak, is taken off `proven_optimal`). `widen_mlps=true` reuses wherever the peak
+allows.
 
 `reuse=false` gives one position per direction: `one`, `bos`, the inputs, then every space a
 block writes (its output, and a SelectorWidth's share), ordered by layer and then program
@@ -42,8 +47,9 @@ from xdsl.dialects.builtin import ArrayAttr, ModuleOp
 from xdsl.passes import ModulePass
 
 from tracr_ir.dialects import craft
-from tracr_ir.dialects.craft_layout import (RESIDUAL_ATTR, ResidualLayout, has_layers,
-                                            occupants, peak_width, reuse_layout)
+from tracr_ir.dialects.craft_layout import (RESIDUAL_ATTR, ResidualLayout, foldable_units,
+                                            has_layers, nonnegative_directions, occupants,
+                                            peak_width, reuse_layout)
 from tracr_ir.interpreters.craft import program_blocks, residual_space
 from tracr_ir.passes.craft_allocate_layers import OPTIMAL_ATTR, block_infos
 
@@ -66,7 +72,8 @@ def residual_layout(program: craft.ProgramOp, reuse: bool = True,
     ops = [op for op in program.block.ops if isinstance(op, craft.CraftOp)]
     if reuse and has_layers(ops):
         room = None if widen_mlps else mlp_room(program)
-        return reuse_layout(occupants(program, ops), room)
+        return reuse_layout(occupants(program, ops), room, nonnegative_directions(program, ops),
+                            foldable_units(program, ops))
     blocks = program_blocks(program)
     ordered = sorted(range(len(blocks)), key=lambda i: (blocks[i][0].layer_index or 0, i))
     return ResidualLayout.disjoint(residual_space(program, [blocks[i] for i in ordered]))

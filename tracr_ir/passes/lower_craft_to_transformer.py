@@ -33,7 +33,8 @@ the residual; nothing is rescaled, so the model computes what the craft interpre
 - Weights are built sparse (`#transformer.sparse`: each block's non-zeros at its rows and
   columns), so the pass is linear in the blocks' sizes, not in d_model x width per layer.
   A layer's MLP also holds the
-  cleaning units of the positions the layout reuses after it (`craft_layout.cleaning_mlp`).
+  cleaning units of the positions the layout reuses after it (`craft_layout.cleaning_mlp`),
+  folded into the layer's own units relu(+-x) where it has them (`fold_cleaning`).
 - A residual position shared by several directions (`#craft.residual<[..., x:1 | y, ...]>`)
   is one coordinate; every block is placed at its directions' positions, and the model's
   residual labels name what each position holds at the end (its last occupant). The
@@ -61,8 +62,8 @@ from tracr_ir.craft import blocks as craft_blocks
 from tracr_ir.craft.bases import Space
 from tracr_ir.dialects import craft, transformer
 from tracr_ir.dialects.craft_exactness import verify_exactness
-from tracr_ir.dialects.craft_layout import (RESIDUAL_ATTR, ResidualLayout, cleaning_mlp,
-                                            cleanings, occupants)
+from tracr_ir.dialects.craft_layout import (RESIDUAL_ATTR, ResidualLayout, cleaning_mlps,
+                                            fold_cleaning)
 from tracr_ir.errors import PipelineError
 from tracr_ir.interpreters.craft import embedding_tables
 from tracr_ir.dialects.transformer import HeadAttr, MLPOp, SparseAttr, WeightsAttr
@@ -164,8 +165,10 @@ def lower_program(program: craft.ProgramOp) -> transformer.ModelOp:
         else:
             mlps.append(block)
     blocks = [op for op in program.block.ops if isinstance(op, craft.CraftOp)]
-    for layer, directions in cleanings(occupants(program, blocks), space).items():
-        placed.setdefault(layer, ([], []))[1].append(cleaning_mlp(directions))
+    for layer, cleaning in cleaning_mlps(program, blocks, space).items():
+        heads, mlps = placed.setdefault(layer, ([], []))
+        mlps[:], rest = fold_cleaning(mlps, cleaning)
+        mlps += [rest] if rest is not None else []
     token, position = embedding_tables(program, space)
     embed = WeightsAttr.get({"token": SparseAttr.from_array(token),
                              "position": SparseAttr.from_array(position)})

@@ -48,10 +48,10 @@ builtin.module {
 // MODEL:      transformer.unembed categorical [sum_7:2, sum_7:3, sum_7:4, sum_7:5, sum_7:6, sum_7:7]
 
 // The solver's placement, with reuse (the default layout, which keeps the solver's MLP
-// width): 26 positions instead of 27, MLPs of 7 hidden units at most. The layout is wider
+// width): 21 positions instead of 27, MLPs of 7 hidden units at most. The layout is wider
 // than the peak the solver proved optimal, so `residual` is no longer listed as proven.
-// SOLVED-MODEL: transformer.model {{.*}} // width 26, 3 layers, heads [1, 1, 0], mlp hidden [7, 7, 6]
-// SOLVED-MODEL: attributes {proven_optimal = ["layers", "heads", "mlp_hidden"], residual_history = ["one", "bos", "tokens:1 | sum_7:2",
+// SOLVED-MODEL: transformer.model {{.*}} // width 21, 3 layers, heads [1, 1, 0], mlp hidden [7, 7, 6]
+// SOLVED-MODEL: attributes {proven_optimal = ["layers", "heads", "mlp_hidden"], residual_history = ["one", "bos", "tokens:1 | sum_7:{{[2-7]}}",
 
 // sort([3, 1, 2]) = [1, 2, 3]; doubled plus index parity.
 // OUT:        [2, 5, 6]

@@ -25,19 +25,20 @@ builtin.module {
 // CHECK:      residual = #craft.residual<[one, bos, tokens:1 | sum_7:2, tokens:2 | sum_7:3, tokens:3 | sum_7:4, indices:0 | sum_7:5, indices:1 | sum_7:6, indices:2 | sum_7:7, target_pos_2_share | double_5:6, target_pos_2:0,
 // DISJOINT:   residual = #craft.residual<[one, bos, tokens:1, tokens:2, tokens:3, indices:0, indices:1, indices:2, target_pos_2_share, target_pos_2:0, target_pos_2:1, target_pos_2:2, target_pos_2:3, parity_6:0, parity_6:1, sort_4:1, sort_4:2, sort_4:3, double_5:2, double_5:4, double_5:6, sum_7:2, sum_7:3, sum_7:4, sum_7:5, sum_7:6, sum_7:7]>
 
-// The cleaning units (two per cleaned direction) sit in the MLP of the layer that frees them;
-// the model's labels name what each position holds at the end.
-// MODEL:      // width 20, 3 layers, heads [1, 1, 0], mlp hidden [13, 18, 12]
+// The cleaning units (one per cleaned direction: one-hots and the share are never negative)
+// sit in the MLP of the layer that frees them; the model's labels name what each position
+// holds at the end.
+// MODEL:      // width 20, 3 layers, heads [1, 1, 0], mlp hidden [12, 12, 12]
 // MODEL-NEXT: residual [one, bos, sum_7:2, sum_7:3, sum_7:4, sum_7:5, sum_7:6, sum_7:7, double_5:6, target_pos_2:0,
 // MODEL:      transformer.mlp layer 0 "target_pos_2_mlp,parity_6,clean"
 // MODEL:      transformer.mlp layer 1 "double_5,clean"
 // MODEL:      transformer.unembed categorical [sum_7:2, sum_7:3, sum_7:4, sum_7:5, sum_7:6, sum_7:7]
 
 // The default reuses a position only where its cleaning keeps the layer's MLP no wider than
-// the widest layer's (12, sum_7's): layer 1 has room for tokens' cleaning, layer 0 none for
-// the share's, so 24 positions and the MLP width of the layout without reuse.
-// CAPPED:      // width 24, 3 layers, heads [1, 1, 0], mlp hidden [11, 12, 12]
-// CAPPED:      transformer.mlp layer 0 "target_pos_2_mlp,parity_6"
+// the widest layer's (12, sum_7's): here every cleaning fits, so the same 20 positions and
+// the MLP width of the layout without reuse.
+// CAPPED:      // width 20, 3 layers, heads [1, 1, 0], mlp hidden [12, 12, 12]
+// CAPPED:      transformer.mlp layer 0 "target_pos_2_mlp,parity_6,clean"
 // CAPPED:      transformer.mlp layer 1 "double_5,clean"
 
 // OUT:        [2, 5, 6]
