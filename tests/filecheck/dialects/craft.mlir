@@ -5,7 +5,7 @@
 // Every craft op and payload form in the custom syntax, printed back identically: spaces of
 // mixed values and quoted names, layers (each block reads what an earlier sublayer wrote),
 // conjunctions of terms (comparison, negated comparison, table), a lookup with a `none` entry
-// (the default of an empty selection).
+// (the default of an empty selection), heads reading noisy terms (`term_error`).
 
 builtin.module {
   craft.program vocab {"a", "b", 1} max_seq_len 4 bos "BOS" pad "PAD" causal false (%tokens: !craft.space<[tokens:1, tokens:"a", tokens:"b"]>, %indices: !craft.space<[indices:0, indices:1, indices:2, indices:3]>) {
@@ -19,6 +19,8 @@ builtin.module {
     %pair = craft.sequence_map_mlp "pair_8" layer 4 %filled, %bucket {(1, "lo") -> true, (1, (1, "x")) -> false, ("a", "lo") -> false, ("a", (1, "x")) -> true, ("b", "lo") -> none, ("b", (1, "x")) -> false, ("z", "lo") -> false, ("z", (1, "x")) -> true} : !craft.space<["pair 8":false, "pair 8":true]>
     %c = craft.constant_mlp "c_9" layer 0 fill -2.5 : !craft.space<[c_9]>
     %w = craft.selector_width "w_10" layer 0 select [(%tokens, %indices TRUE)] : !craft.space<[w_10]>
+    %again = craft.categorical_attention "again_11" layer 1 %tokens select [(%tokens, %prev EQ)] tolerance 0.0625 term_error 0.0625 : !craft.space<[again_11:1, again_11:"a", again_11:"b"]>
+    %share = craft.numerical_attention "share_12" layer 1 %c select [(%tokens, %prev EQ)] tolerance 0.01 magnitude 2.5 term_error 1.0e-05 : !craft.space<[share_12]>
     craft.output %pair : !craft.space<["pair 8":false, "pair 8":true]>
   }
 }
@@ -34,5 +36,7 @@ builtin.module {
 // CHECK-NEXT:   %pair = craft.sequence_map_mlp "pair_8" layer 4 %filled, %bucket {(1, "lo") -> true, (1, (1, "x")) -> false, ("a", "lo") -> false, ("a", (1, "x")) -> true, ("b", "lo") -> none, ("b", (1, "x")) -> false, ("z", "lo") -> false, ("z", (1, "x")) -> true} : !craft.space<["pair 8":false, "pair 8":true]>
 // CHECK-NEXT:   %c = craft.constant_mlp "c_9" layer 0 fill -2.5 : !craft.space<[c_9]>
 // CHECK-NEXT:   %w = craft.selector_width "w_10" layer 0 select [(%tokens, %indices TRUE)] : !craft.space<[w_10]>
+// CHECK-NEXT:   %again = craft.categorical_attention "again_11" layer 1 %tokens select [(%tokens, %prev EQ)] tolerance 0.0625 term_error 0.0625 : !craft.space<[again_11:1, again_11:"a", again_11:"b"]>
+// CHECK-NEXT:   %share = craft.numerical_attention "share_12" layer 1 %c select [(%tokens, %prev EQ)] tolerance 0.01 magnitude 2.5 term_error 1.0e-05 : !craft.space<[share_12]>
 // CHECK-NEXT:   craft.output %pair : !craft.space<["pair 8":false, "pair 8":true]>
 // CHECK-NEXT: }
