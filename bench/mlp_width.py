@@ -11,7 +11,10 @@ the same program goes through both compilers (rebuilt node for node from tracr's
 `tracr_bridge.to_tracr_with_labels`) up to their layer allocation:
 
 - widest: the widest MLP layer (tracr pads every layer to it; `stats()["mlp_hidden"]`);
-- total: the hidden units of all MLP layers (tracr's before padding).
+- total: the hidden units of all MLP layers (tracr's before padding);
+- per block: the s-ops whose MLPs of ours (their own block and helpers such as a snap) are
+  wider than tracr's block for them (`compare_blocks`, which `tests/test_mlp_width_vs_tracr.py`
+  asserts), blocks whose inputs tracr's value sets miss left out.
 
 Widths only: no weights are assembled and nothing is run (`bench/compare_tracr.py` measures
 exactness, parameters and times). Ratios are ours / tracr; the summary gives their geometric
@@ -36,23 +39,71 @@ sys.path.insert(0, str(ROOT / "tests"))
 import tracr_bridge as tb  # noqa: E402
 from lib_cases import LIB_CASES  # noqa: E402
 
+from tracr_ir import rasp  # noqa: E402
+from tracr_ir.compiler import run_pipeline  # noqa: E402
+from tracr_ir.dialects import rasp as rasp_dialect  # noqa: E402
 from tracr_ir.errors import TracrIRError  # noqa: E402
-from tracr_ir.testing import random_program  # noqa: E402
+from tracr_ir.testing import compile_to_stage, random_program  # noqa: E402
+
+
+def refined_values(program: Any, vocab: Any, max_seq_len: int) -> dict[str, set]:
+    """Our value set of each s-op (refined: the values it can hold), None left out."""
+    module = run_pipeline(compile_to_stage(program, vocab, max_seq_len, "rasp"),
+                          "rasp-refine-values")
+    return {op.label.data: {v for v in op.output.type.value_set if v is not None}
+            for op in module.walk() if isinstance(op, rasp_dialect.RaspOp) and op.results
+            and isinstance(op.results[0].type, rasp_dialect.SOpType)
+            and op.results[0].type.value_set is not None}
+
+
+def compare_blocks(program: Any, vocab: Any, max_seq_len: int) -> dict[str, Any]:
+    """Our MLP blocks against tracr's, per s-op: `wider` {label: (ours, tracr's)} where ours
+    is wider. Our hidden units of an s-op are its own block's and its helpers' (labelled
+    after it, e.g. a snap); an s-op that `rasp-fuse-maps` fused into its single reader has no
+    block of ours, and its tracr block's width counts for the reader. A block reading an
+    s-op whose tracr value set lacks values the s-op can hold is not compared (`short`):
+    tracr's block has no breakpoints for them and is wrong there. Also the per-layer widths
+    (`our_layers`, `tracr_layers`) and `ours` per label (None: a block for no s-op)."""
+    tracr_program, tracr_labels = tb.to_tracr_with_labels(program)
+    tracr_by_label, tracr_layers, tracr_values = tb.tracr_mlp_block_widths(
+        tracr_program, vocab, max_seq_len)
+    theirs = {label: tracr_by_label.get(t, 0) for label, t in tracr_labels.items()}
+    ours, our_layers = tb.our_mlp_block_widths(program, vocab, max_seq_len, theirs)
+    values = refined_values(program, vocab, max_seq_len)
+    short = {label for label, t in tracr_labels.items() if label in values
+             and tracr_values.get(t) is not None and not values[label] <= set(tracr_values[t])}
+    readers: dict[str, set[str]] = {}
+    for node in rasp.walk(program):  # operands first
+        for child in node.children:
+            readers.setdefault(child.label, set()).add(node.label)
+    budget = dict(theirs)
+    for node in rasp.walk(program):
+        if any(child.label in short for child in node.children):
+            budget[node.label] = math.inf  # tracr's block misses inputs: not comparable
+    for node in rasp.walk(program):
+        fused_into = readers.get(node.label, set())
+        if ours.get(node.label) == 0 and len(fused_into) == 1:
+            budget[next(iter(fused_into))] += budget[node.label]
+    wider = {t: (ours[t], budget[t]) for t in theirs if ours[t] > budget[t]}
+    return {"wider": wider, "short": sorted(short), "ours": ours,
+            "our_layers": our_layers, "tracr_layers": tracr_layers}
 
 
 def measure(program: Any, vocab: Any, length: int) -> dict[str, Any] | None:
-    """Both compilers' widths, or None if tracr refuses the program."""
-    tracr_program, labels = tb.to_tracr_with_labels(program)
+    """Both compilers' widths and the blocks of ours wider than tracr's (`compare_blocks`),
+    or None if tracr refuses the program."""
     try:
-        _, tracr_layers, _ = tb.tracr_mlp_block_widths(tracr_program, vocab, length)
+        tb.tracr_mlp_block_widths(tb.to_tracr(program), vocab, length)
     except Exception:  # noqa: BLE001 - tracr refuses in many ways
         return None
     try:
-        _, our_layers = tb.our_mlp_block_widths(program, vocab, length, list(labels))
+        blocks = compare_blocks(program, vocab, length)
     except TracrIRError as e:
         return {"error": str(e).splitlines()[0]}
-    return {"ours": {"widest": max(our_layers, default=0), "total": sum(our_layers)},
-            "tracr": {"widest": max(tracr_layers, default=0), "total": sum(tracr_layers)}}
+    ours, theirs = blocks["our_layers"], blocks["tracr_layers"]
+    return {"ours": {"widest": max(ours, default=0), "total": sum(ours)},
+            "tracr": {"widest": max(theirs, default=0), "total": sum(theirs)},
+            "blocks_wider": blocks["wider"], "not_comparable": blocks["short"]}
 
 
 def ratio(row: dict[str, Any], key: str) -> float | None:
@@ -72,9 +123,13 @@ def summary(rows: list[dict[str, Any]], what: str) -> dict[str, Any]:
         rs = [ratio(r, key) for r in ok]
         out[f"{key}_geomean"] = geomean([x for x in rs if x is not None])
         out[f"{key}_wider"] = [r["program"] for r, x in zip(ok, rs) if x is not None and x > 1]
+    out["blocks_wider"] = [r["program"] for r in ok if r["blocks_wider"]]
+    out["not_comparable"] = [r["program"] for r in ok if r["not_comparable"]]
     print(f"{what}: {out['programs']} programs; geometric mean ours/tracr: widest MLP layer "
           f"{out['widest_geomean']:.2f}, total hidden {out['total_geomean']:.2f}; wider than "
-          f"tracr: widest {len(out['widest_wider'])} {out['widest_wider'][:8]}, total "
+          f"tracr: per block {len(out['blocks_wider'])} {out['blocks_wider'][:8]} (tracr's "
+          f"value sets short, blocks not compared: {len(out['not_comparable'])}), widest "
+          f"layer {len(out['widest_wider'])} {out['widest_wider'][:8]}, total "
           f"{len(out['total_wider'])} {out['total_wider'][:8]}")
     return out
 
@@ -93,18 +148,18 @@ def main(argv: list[str] | None = None) -> int:
     for length in [int(x) for x in args.lengths.split(",") if x]:
         rows = []
         print(f"\n### lib programs, max_seq_len {length}: ours / tracr (ratio)\n")
-        print("| program | widest MLP layer | total hidden |")
-        print("|---|---|---|")
+        print("| program | widest MLP layer | total hidden | blocks wider |")
+        print("|---|---|---|---|")
         for case in LIB_CASES:
             row = measure(case.make(length), case.vocab, length)
             if row is None or "error" in row:
-                print(f"| {case.name} | {row and row.get('error') or 'refused by tracr'} | |")
+                print(f"| {case.name} | {row and row.get('error') or 'refused by tracr'} | | |")
                 continue
             row["program"] = case.name
             rows.append(row)
             cells = [f"{row['ours'][k]} / {row['tracr'][k]} ({ratio(row, k) or 0:.2f})"
                      for k in ("widest", "total")]
-            print(f"| {case.name} | " + " | ".join(cells) + " |")
+            print(f"| {case.name} | " + " | ".join(cells) + f" | {len(row['blocks_wider'])} |")
         print()
         results[f"lib_{length}"] = {"rows": rows, "summary": summary(rows, f"lib L={length}")}
     if args.random:

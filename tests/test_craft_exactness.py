@@ -25,6 +25,7 @@ from tracr_ir.craft.tolerances import EXACT, Bound, fits, output_tolerance
 from tracr_ir.dialects import craft
 from tracr_ir.dialects.craft_base import block_kind, space_of
 from tracr_ir.dialects.craft_exactness import value_bounds, verify_exactness
+from tracr_ir.dialects.rasp import ValueAttr
 from tracr_ir.errors import PipelineError, UnsupportedProgramError
 from tracr_ir.passes.craft_verify_exactness import CraftVerifyExactness
 from tracr_ir.testing.strategies import random_program
@@ -182,6 +183,26 @@ def test_a_noisy_selector_term_is_refused():
     head.operands = [head.operands[0], head.operands[1], noisy.output]
     refused(program, "craft.categorical_attention 'noisy'", "0.01 off",
             f"craft.categorical_attention '{head.label_text}' (operand 2) needs it within 1e-06")
+
+
+def test_a_head_reads_noisy_terms_within_its_term_error_only():
+    """The lowering reads a lookup of an Aggregate's output as a query unsnapped and states
+    its error on the head (`term_error`); a head claiming a smaller one than its term carries is
+    refused, naming the writer and the head."""
+    shifted = rasp.categorical(rasp.Aggregate(
+        rasp.Select(rasp.indices, rasp.indices, lambda k, q: k == max(q - 1, 0)), rasp.tokens))
+    position = rasp.categorical(rasp.Map(lambda x: {"a": 0, "b": 1}[x], shifted))
+    program = craft_program(rasp.categorical(rasp.Aggregate(
+        rasp.Select(rasp.indices, position, rasp.Comparison.EQ), rasp.tokens)), {"a", "b"}, 4)
+    heads = [o for o in program.block.ops if isinstance(o, craft.CategoricalAttentionOp)]
+    noisy = [h for h in heads if h.term_error is not None]
+    assert len(heads) == 2 and len(noisy) == 1
+    (head,) = noisy
+    assert value_bounds(program)[head.operands[2]].error <= head.term_error_value
+    verify_exactness(program)
+    head.properties["term_error"] = ValueAttr(1e-7)
+    refused(program, f"craft.categorical_attention '{head.label_text}' (operand 2) needs it "
+                     "within 1e-06")
 
 
 def test_linear_maps_add_their_inputs_errors():

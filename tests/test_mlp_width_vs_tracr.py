@@ -19,20 +19,16 @@ lacks values the s-op can hold is not compared either: tracr's block has no brea
 them and is wrong there (tracr gives a mean of 0/1 values the set {v / n}, without k / n for
 k > 1: a map of such a mean has fewer steps in tracr than the function needs).
 
-Not yet no wider (skipped, see `selector_reads_an_aggregate`): a categorical Aggregate read
-by a Select, directly or through Maps and SequenceMaps. Heads need exact keys and queries,
-so we snap the noisy value with an MLP (two neurons per value or pair) where tracr has no
-MLP, or one neuron per value; asking the head for `EXACT` instead is within a few times the
-float32 rounding of its softmax and fails for nested Aggregates. Likewise (skipped, see
-`snaps_a_noisy_lookup`) a lookup of a categorical Aggregate whose readers need it closer than
-a direct lookup passes the attention's error on: we snap it (two neurons per step) where
-tracr's unsnapped lookup is narrower and inexact (a numerical Map of an Aggregate read by a
-numerical mean took 2 units, tracr's 1).
+A categorical Aggregate read by a Select (directly or through Maps and SequenceMaps) is
+compared too: an Aggregate's head reads such noisy keys and queries as they are, with a scale
+that accounts for their error (`term_error`), as tracr reads them, and a lookup of it passes
+the error on (`direct`) with room for its own float32 rounding. Not yet no wider (skipped,
+see `selector_width_reads_an_aggregate`): a SelectorWidth whose selector reads such a value
+still snaps it (two neurons per value) where tracr has no MLP.
 """
 
 from __future__ import annotations
 
-import math
 import sys
 from pathlib import Path
 
@@ -46,86 +42,43 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
 import tracr_bridge as tb  # noqa: E402
 from lib_cases import LIB_CASES  # noqa: E402
+from mlp_width import compare_blocks  # noqa: E402
 
 from tracr_ir import rasp  # noqa: E402
 from tracr_ir.compiler import run_pipeline  # noqa: E402
-from tracr_ir.dialects import craft  # noqa: E402
 from tracr_ir.dialects import rasp as rasp_dialect  # noqa: E402
 from tracr_ir.errors import TracrIRError  # noqa: E402
 from tracr_ir.testing import compile_to_stage, describe, program_cases  # noqa: E402
 
 
 def assert_no_wider(program, vocab, max_seq_len: int, per_layer: bool) -> None:
-    tracr_program, tracr_labels = tb.to_tracr_with_labels(program)
-    tracr_by_label, tracr_layers, tracr_values = tb.tracr_mlp_block_widths(
-        tracr_program, vocab, max_seq_len)
-    theirs = {label: tracr_by_label.get(t, 0) for label, t in tracr_labels.items()}
-    ours, our_layers = tb.our_mlp_block_widths(program, vocab, max_seq_len, theirs)
-    assert None not in ours, "an MLP of ours is for no s-op of the program"
-    values = refined_values(program, vocab, max_seq_len)
-    short = {label for label, t in tracr_labels.items() if label in values
-             and tracr_values.get(t) is not None and not values[label] <= set(tracr_values[t])}
-    readers: dict[str, set[str]] = {}
-    for node in rasp.walk(program):  # operands first
-        for child in node.children:
-            readers.setdefault(child.label, set()).add(node.label)
-    budget = dict(theirs)
-    for node in rasp.walk(program):
-        if any(child.label in short for child in node.children):
-            budget[node.label] = math.inf  # tracr's block misses inputs: not comparable
-    for node in rasp.walk(program):
-        fused_into = readers.get(node.label, set())
-        if ours[node.label] == 0 and len(fused_into) == 1:
-            budget[next(iter(fused_into))] += budget[node.label]
-    wider = {t: (ours[t], budget[t]) for t in theirs if ours[t] > budget[t]}
-    assert not wider, f"blocks wider than tracr's (ours, tracr's): {wider}"
-    if short:
+    blocks = compare_blocks(program, vocab, max_seq_len)
+    assert None not in blocks["ours"], "an MLP of ours is for no s-op of the program"
+    assert not blocks["wider"], f"blocks wider than tracr's (ours, tracr's): {blocks['wider']}"
+    if blocks["short"]:
         return
+    our_layers, tracr_layers = blocks["our_layers"], blocks["tracr_layers"]
     assert sum(our_layers) <= sum(tracr_layers), (our_layers, tracr_layers)
     if per_layer:
         assert max(our_layers, default=0) <= max(tracr_layers, default=0), (
             f"widest MLP layer: ours {our_layers}, tracr's {tracr_layers}")
 
 
-def refined_values(program, vocab, max_seq_len: int) -> dict[str, set]:
-    """Our value set of each s-op (refined: the values it can hold), None left out."""
-    module = run_pipeline(compile_to_stage(program, vocab, max_seq_len, "rasp"),
-                          "rasp-refine-values")
-    return {op.label.data: {v for v in op.output.type.value_set if v is not None}
-            for op in module.walk() if isinstance(op, rasp_dialect.RaspOp) and op.results
-            and isinstance(op.results[0].type, rasp_dialect.SOpType)
-            and op.results[0].type.value_set is not None}
-
-
-def selector_reads_an_aggregate(program) -> bool:
-    """A Select whose keys or queries are a categorical Aggregate, or computed from one by
-    Maps and SequenceMaps (noisy values that a selector reads exactly)."""
+def selector_width_reads_an_aggregate(program) -> bool:
+    """A SelectorWidth whose selector's keys or queries are a categorical Aggregate, or
+    computed from one by Maps and SequenceMaps (noisy values that its head reads exactly)."""
     noisy: set[str] = set()
+    noisy_selects: set[str] = set()
     for node in rasp.walk(program):  # operands first
         if (isinstance(node, rasp.Aggregate) and rasp.is_categorical(node)) or (
                 isinstance(node, (rasp.Map, rasp.SequenceMap))
                 and any(c.label in noisy for c in node.children)):
             noisy.add(node.label)
-        if isinstance(node, rasp.Select) and any(c.label in noisy for c in node.children):
+        if isinstance(node, rasp.Selector) and any(
+                c.label in noisy or c.label in noisy_selects for c in node.children):
+            noisy_selects.add(node.label)
+        if isinstance(node, rasp.SelectorWidth) and node.children[0].label in noisy_selects:
             return True
-    return False
-
-
-def snaps_a_noisy_lookup(program, vocab, max_seq_len: int) -> bool:
-    """A snapped lookup (not `direct`) reading a categorical Aggregate's output, directly or
-    through direct lookups: its readers need it closer than a direct lookup passes the
-    attention's error on, so it snaps (2 units per step) where tracr builds an unsnapped,
-    inexact lookup (the same gap as `selector_reads_an_aggregate`, with other readers)."""
-    module = compile_to_stage(program, vocab, max_seq_len, "craft")
-    noisy = set()
-    for op in module.walk():
-        if isinstance(op, craft.CategoricalAttentionOp):
-            noisy.add(op.results[0])
-        elif isinstance(op, (craft.CategoricalMLPOp, craft.SequenceMapMLPOp)) and any(
-                v in noisy for v in op.operands):
-            if not op.is_direct:
-                return True
-            noisy.add(op.results[0])
     return False
 
 
@@ -153,8 +106,7 @@ def check_random(case) -> None:
     except Exception:  # noqa: BLE001 - tracr refuses in many ways (asserts, KeyError, ...)
         return
     try:
-        if selector_reads_an_aggregate(case.program) or mixed_sign_numerical_map(
-                case.program, case.vocab, case.max_seq_len) or snaps_a_noisy_lookup(
+        if selector_width_reads_an_aggregate(case.program) or mixed_sign_numerical_map(
                 case.program, case.vocab, case.max_seq_len):
             return
         assert_no_wider(case.program, case.vocab, case.max_seq_len, per_layer=False)
@@ -190,3 +142,37 @@ def test_the_one_op_programs_of_issue_12():
         ours, layers = tb.our_mlp_block_widths(program, vocab, 5, [n.label for n in rasp.walk(program)])
         assert ours[program.label] == sum(layers) == width
         assert_no_wider(program, vocab, 5, per_layer=True)
+
+
+def test_heads_read_noisy_keys_and_queries_without_snapping():
+    """A categorical Aggregate's output as a Select's query (directly, and through a direct
+    lookup), read by a numerical (read by a Map) and by a categorical Aggregate: no snapping
+    MLP (tracr has none), the heads built for the query's error (`term_error`), exact (the
+    JAX model against `rasp.evaluate`), and no wider than tracr's per block; with `direct`
+    lookups off, the query is snapped. (A mean read at the output's precision still snaps a
+    noisy query: its reweighting bound would need the query below float32's floor.)"""
+    from tracr_ir.compiler import compile_rasp_to_model
+    from tracr_ir.testing import assert_equivalent
+
+    shifted = rasp.categorical(rasp.Aggregate(
+        rasp.Select(rasp.indices, rasp.indices, lambda k, q: k == max(q - 1, 0)), rasp.tokens))
+    same = rasp.Select(rasp.tokens, shifted, rasp.Comparison.EQ)
+    share = rasp.numerical(rasp.Aggregate(same, rasp.numerical(
+        rasp.Map(lambda x: 1 if x == "a" else 0, rasp.tokens)), default=0))
+    most = rasp.categorical(rasp.Map(lambda x: x > 0.5, share))
+    position = rasp.categorical(rasp.Map(lambda x: {"a": 0, "b": 1, "c": 2}[x], shifted))
+    picked = rasp.categorical(rasp.Aggregate(
+        rasp.Select(rasp.indices, position, rasp.Comparison.EQ), rasp.tokens))
+    vocab = {"a", "b", "c"}
+    for program, max_seq_len in ((most, 5), (picked, 4), (most, 10)):
+        model = compile_rasp_to_model(program, vocab=vocab, max_seq_len=max_seq_len)
+        craft_ir = model.ir["craft"]
+        assert "_snap" not in craft_ir and "term_error" in craft_ir, craft_ir
+        if max_seq_len < 10:
+            assert_equivalent(program, model)  # every input up to max_seq_len
+        else:
+            assert_equivalent(program, model, [list("abcabcabca"), list("aab"), ["c"] * 10])
+        assert_no_wider(program, vocab, max_seq_len, per_layer=True)
+    snapped = run_pipeline(compile_to_stage(most, vocab, 5, "rasp"),
+                           "lower-rasp-to-craft{direct=false}")
+    assert "_snap" in str(snapped) and "term_error" not in str(snapped)

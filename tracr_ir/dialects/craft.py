@@ -47,6 +47,7 @@ from xdsl.irdl import (
     operand_def,
     opt_prop_def,
     prop_def,
+    opt_prop_def,
     traits_def,
     var_operand_def,
 )
@@ -305,34 +306,72 @@ class ConstantMLPOp(exactness.ConstantBounds, CraftOp):
                                       numerical_output=_space(self.output).is_numerical)
 
 
-@irdl_op_definition
-class CategoricalAttentionOp(exactness.CategoricalAttentionBounds, _SelectorOp):
-    """`%y = craft.categorical_attention "agg_1" %v select [(%indices, %opp EQ)]
-    tolerance 0.25 : ...`: the selected value, None when nothing is selected; the output is
-    within l1 `tolerance` of its one-hot (`craft.attention.categorical_attention`)."""
+class _HeadOp(_SelectorOp):
+    """A head (`categorical_attention`, `numerical_attention`): a value operand, selector
+    terms and the `tolerance` of its output; `term_error E` (printed after the tolerance when
+    set) is the l1 error its terms' keys and queries may carry, which the scale accounts for
+    (`craft.attention`, `numerics.score_noise`); without it they must be exact."""
 
-    name = "craft.categorical_attention"
-    KIND: ClassVar[str] = "attention"
-    PAYLOAD_PROPS: ClassVar[tuple[str, ...]] = ("predicates", "tolerance")
     value = operand_def(SpaceType)
     term_args = var_operand_def(SpaceType)
     tolerance = prop_def(ValueAttr)
+    term_error = opt_prop_def(ValueAttr)
+    N_LEADING: ClassVar[int] = 1
+
+    @property
+    def term_error_value(self) -> float:
+        """The l1 error the terms may carry (0: exact keys and queries)."""
+        return 0.0 if self.term_error is None else float(self.term_error.data)
+
+    def print_term_error(self, printer: Printer) -> None:
+        if self.term_error is not None:
+            printer.print_string(f" term_error {format_value(self.term_error.data)}")
+
+    @staticmethod
+    def parse_term_error(parser: Parser) -> dict[str, Attribute]:
+        if parser.parse_optional_keyword("term_error") is None:
+            return {}
+        return {"term_error": ValueAttr(parse_value(parser))}
+
+    def verify_(self) -> None:
+        super().verify_()
+        if self.term_error is not None:
+            _number(self.term_error, "the term error", f"{self.name} '{self.label_text}'",
+                    "non-negative")
+
+
+def _term_error_prop(term_error: float) -> dict[str, Attribute]:
+    return {"term_error": ValueAttr(float(term_error))} if term_error else {}
+
+
+@irdl_op_definition
+class CategoricalAttentionOp(exactness.CategoricalAttentionBounds, _HeadOp):
+    """`%y = craft.categorical_attention "agg_1" %v select [(%indices, %opp EQ)]
+    tolerance 0.25 [term_error 0.01] : ...`: the selected value, None when nothing is
+    selected; the output is within l1 `tolerance` of its one-hot
+    (`craft.attention.categorical_attention`)."""
+
+    name = "craft.categorical_attention"
+    KIND: ClassVar[str] = "attention"
+    PAYLOAD_PROPS: ClassVar[tuple[str, ...]] = ("predicates", "tolerance", "term_error")
 
     def __init__(self, label: str, value: SSAValue, terms: Sequence[Term], tolerance: float,
-                 out: Sequence[Direction] | Space, layer: int | None = None):
+                 out: Sequence[Direction] | Space, layer: int | None = None,
+                 term_error: float = 0.0):
         args, predicates = _flatten_terms(terms)
         super().__init__(operands=[value, args], result_types=[SpaceType(out)],
                          properties=_props(label, layer, predicates=predicates,
-                                           tolerance=ValueAttr(float(tolerance))))
-    N_LEADING: ClassVar[int] = 1
+                                           tolerance=ValueAttr(float(tolerance)),
+                                           **_term_error_prop(term_error)))
 
     def print_payload(self, printer: Printer) -> None:
         printer.print_string(f" tolerance {format_value(self.tolerance.data)}")
+        self.print_term_error(printer)
 
     @classmethod
     def parse_payload(cls, parser: Parser) -> dict[str, Attribute]:
         parser.parse_keyword("tolerance")
-        return {"tolerance": ValueAttr(parse_value(parser))}
+        return {"tolerance": ValueAttr(parse_value(parser)), **cls.parse_term_error(parser)}
 
     def verify_(self) -> None:
         super().verify_()
@@ -347,43 +386,45 @@ class CategoricalAttentionOp(exactness.CategoricalAttentionBounds, _SelectorOp):
     def build_block(self, max_seq_len: int) -> craft_blocks.AttentionHead:
         return craft_attention.categorical_attention(
             self.terms(), _space(self.operands[0]).space, self.out_space, max_seq_len,
-            float(self.tolerance.data), label=self.label_text)
+            float(self.tolerance.data), self.term_error_value, self.term_error_value,
+            label=self.label_text)
 
 
 @irdl_op_definition
-class NumericalAttentionOp(exactness.NumericalAttentionBounds, _SelectorOp):
+class NumericalAttentionOp(exactness.NumericalAttentionBounds, _HeadOp):
     """`%y = craft.numerical_attention "frac_1" %v select [(%indices, %indices LEQ)]
-    tolerance 3.1e-05 magnitude 1 : !craft.space<[frac_1]>`: the mean of the selected
-    values (|values| <= magnitude), 0 when nothing is selected
+    tolerance 3.1e-05 magnitude 1 [term_error 1e-05] : !craft.space<[frac_1]>`: the mean of
+    the selected values (|values| <= magnitude), 0 when nothing is selected
     (`craft.attention.numerical_attention`)."""
 
     name = "craft.numerical_attention"
     KIND: ClassVar[str] = "attention"
-    PAYLOAD_PROPS: ClassVar[tuple[str, ...]] = ("predicates", "tolerance", "magnitude")
-    value = operand_def(SpaceType)
-    term_args = var_operand_def(SpaceType)
-    tolerance = prop_def(ValueAttr)
+    PAYLOAD_PROPS: ClassVar[tuple[str, ...]] = ("predicates", "tolerance", "magnitude",
+                                                "term_error")
     magnitude = prop_def(ValueAttr)
 
     def __init__(self, label: str, value: SSAValue, terms: Sequence[Term], tolerance: float,
-                 magnitude: float, out: Sequence[Direction] | Space, layer: int | None = None):
+                 magnitude: float, out: Sequence[Direction] | Space, layer: int | None = None,
+                 term_error: float = 0.0):
         args, predicates = _flatten_terms(terms)
         super().__init__(operands=[value, args], result_types=[SpaceType(out)],
                          properties=_props(label, layer, predicates=predicates,
                                            tolerance=ValueAttr(float(tolerance)),
-                                           magnitude=ValueAttr(magnitude)))
-    N_LEADING: ClassVar[int] = 1
+                                           magnitude=ValueAttr(magnitude),
+                                           **_term_error_prop(term_error)))
 
     def print_payload(self, printer: Printer) -> None:
         printer.print_string(f" tolerance {format_value(self.tolerance.data)} "
                              f"magnitude {format_value(self.magnitude.data)}")
+        self.print_term_error(printer)
 
     @classmethod
     def parse_payload(cls, parser: Parser) -> dict[str, Attribute]:
         parser.parse_keyword("tolerance")
         tolerance = ValueAttr(parse_value(parser))
         parser.parse_keyword("magnitude")
-        return {"tolerance": tolerance, "magnitude": ValueAttr(parse_value(parser))}
+        return {"tolerance": tolerance, "magnitude": ValueAttr(parse_value(parser)),
+                **cls.parse_term_error(parser)}
 
     def verify_(self) -> None:
         super().verify_()
@@ -397,7 +438,8 @@ class NumericalAttentionOp(exactness.NumericalAttentionBounds, _SelectorOp):
         m = float(self.magnitude.data)
         return craft_attention.numerical_attention(
             self.terms(), _space(self.operands[0]).space[0], self.out_space[0], [m],
-            max_seq_len, float(self.tolerance.data), label=self.label_text)
+            max_seq_len, float(self.tolerance.data), self.term_error_value,
+            self.term_error_value, label=self.label_text)
 
 
 @irdl_op_definition

@@ -13,8 +13,8 @@ Every craft op states (mixins below, one per construction family):
 | numerical_mlp | its `input_error` (< half the smallest gap between keys whose outputs differ) | as above |
 | linear_mlp | anything finite | sum abs(f_i) e_i + float32 estimate of sum abs(f_i) m_i + abs(c) |
 | constant_mlp | (no operands) | 0 |
-| categorical_attention | value: anything; selector terms: `EXACT` | tolerance + e |
-| numerical_attention | value: magnitude + error <= `magnitude`; terms: `EXACT` | tolerance + e |
+| categorical_attention | value: anything; selector terms: `term_error` (default `EXACT`) | tolerance + e |
+| numerical_attention | value: magnitude + error <= `magnitude`; terms: `term_error` (default `EXACT`) | tolerance + e |
 | selector_width | terms: `EXACT` | 0 (categorical), its MLP's float32 estimate (numerical) |
 | selector_width, `direct` | terms: 0, float32-exact (`inexact_writer`) | its MLP's bound (interpolant and float32) |
 
@@ -144,11 +144,13 @@ class ConstantBounds:
 
 
 class _HeadBounds:
-    """Heads read exact selector terms (their scale assumes noiseless scores); the value
-    may carry any error, which the output bound passes on."""
+    """Heads read their selector terms within `term_error` (`EXACT` without it: the scale
+    accounts for the score noise of terms that error, `numerics.score_noise`); the value may
+    carry any error, which the output bound passes on."""
 
     def input_tolerances(self: Any, max_seq_len: int) -> list[float]:
-        return [math.inf] + [EXACT] * (len(self.operands) - 1)
+        terms = max(EXACT, self.term_error_value)
+        return [math.inf] + [terms] * (len(self.operands) - 1)
 
 
 class CategoricalAttentionBounds(_HeadBounds):

@@ -25,7 +25,8 @@ Default lowerings:
   categorical output), or a `craft.sequence_map_mlp` table if both operands are categorical.
 - Full: `craft.constant_mlp`.
 - Aggregate: `craft.categorical_attention` / `craft.numerical_attention` (the mean) whose
-  terms are the selector's (in normal form); a non-None categorical default that an empty
+  terms are the selector's (in normal form), their keys and queries read as they are
+  (`term_error`) where the head's scale absorbs their error, else snapped; a non-None categorical default that an empty
   selection needs is a `craft.categorical_mlp` with a `none` entry after the head.
 - SelectorWidth: `craft.selector_width`; numerical: `direct` (the share decoded by an
   interpolating MLP, one layer at every L) when the selector's queries and keys are exact
@@ -46,7 +47,7 @@ from xdsl.pattern_rewriter import PatternRewriter, RewritePattern
 from tracr_ir.analysis.selectors import terms as selector_terms
 from tracr_ir.craft.bases import Space
 from tracr_ir.dialects import craft, rasp
-from tracr_ir.errors import PipelineError
+from tracr_ir.errors import PipelineError, UnsupportedProgramError
 from tracr_ir.dialects.program import describe
 from tracr_ir.craft import numerics
 from tracr_ir.craft.tolerances import EXACT, fits
@@ -118,16 +119,26 @@ def direct_floor(max_seq_len: int) -> float:
     return 2 * numerics.softmax_float32_error(max_seq_len)
 
 
-def direct_tolerance(need: float, factor: float, max_seq_len: int) -> float:
+def direct_tolerance(need: float, factor: float, max_seq_len: int,
+                     reserve: float = 0.0) -> float:
     """What a direct lookup whose output must be within `need` asks of an operand whose error
     it multiplies by `factor` (`craft.mlp.direct_lookup_error` and
-    `direct_sequence_map_error`): need / factor, at most `MLP_READ_TOLERANCE`; if that is
-    below `direct_floor`, `MLP_READ_TOLERANCE` for the snapped construction instead."""
+    `direct_sequence_map_error`): (need - reserve) / factor, at most `MLP_READ_TOLERANCE`, where
+    `reserve` is the lookup's own float32 estimate (`float32_reserve`); if that is below
+    `direct_floor`, `MLP_READ_TOLERANCE` for the snapped construction instead."""
     if factor <= 0:
         return MLP_READ_TOLERANCE
-    tolerance = need / factor
+    tolerance = (need - reserve) / factor
     return min(tolerance, MLP_READ_TOLERANCE) if tolerance >= direct_floor(max_seq_len) else (
         MLP_READ_TOLERANCE)
+
+
+def float32_reserve(scale: float, y: SSAValue) -> float:
+    """The float32 estimate a direct lookup to `y` adds to the error it passes on: none for a
+    categorical output (one-hot outputs, no cancellation), else the estimate of its largest
+    activation mass at an exact input, max |f| (`numerics.float32_error_estimate`; the
+    lookups read here have no `None` entry, so no constant neuron)."""
+    return 0.0 if encoding(y) == CAT else numerics.float32_error_estimate(scale)
 
 
 def _output_scale(table: dict, y: SSAValue) -> float:
@@ -139,24 +150,92 @@ def _output_scale(table: dict, y: SSAValue) -> float:
 
 def lookup_need(state: LoweringState, y: SSAValue) -> float:
     """What a lookup computing `y` must guarantee: `y`'s readers' need, or `EXACT` if a
-    selector reads it (a noisy one would get a snapping MLP of its own: snapping in the
-    lookup itself is narrower than a direct lookup and a snap)."""
-    return _lookup_need(state.required(y), y)
+    selector reads it exactly (`term_tolerance` None: a noisy one would get a snapping MLP of
+    its own, and snapping in the lookup itself is narrower than a direct lookup and a
+    snap)."""
+    return _lookup_need(state, state.required(y), y)
 
 
-def _lookup_need(need: float, y: SSAValue) -> float:
-    if encoding(y) == CAT and any(isinstance(use.operation, rasp.SelectOp) for use in y.uses):
+def _lookup_need(a: Analysis, need: float, y: SSAValue) -> float:
+    if encoding(y) == CAT and any(term_tolerance(a, head) is None
+                                  for head in selector_heads(y)):
         return min(need, EXACT)
     return need
+
+
+def selector_heads(v: SSAValue) -> list[Operation]:
+    """The Aggregates and SelectorWidths whose selectors have `v` as a key or query (through
+    the Nots and Ands of selectors in normal form)."""
+    heads: list[Operation] = []
+    todo = [use.operation for use in v.uses if isinstance(use.operation, rasp.SelectOp)]
+    while todo:
+        op = todo.pop()
+        for use in op.results[0].uses:
+            reader = use.operation
+            if isinstance(reader, (rasp.SelectorNotOp, rasp.SelectorAndOp)):
+                todo.append(reader)
+            elif isinstance(reader, (rasp.AggregateOp, rasp.SelectorWidthOp)) and (
+                    use.index == 0):
+                heads.append(reader)
+    return heads
+
+
+#: The l1 error each term of a categorical Aggregate of m terms may carry, times m.
+CATEGORICAL_TERM_ERROR = 1 / 64
+#: The share of a numerical Aggregate's tolerance that its terms' noise may take.
+NUMERICAL_TERM_SHARE = 1 / 4
+
+
+def term_tolerance(a: Analysis, head: Operation) -> float | None:
+    """The l1 error a head's selector terms may be read with (unsnapped keys and queries),
+    or None if they must be exact: a SelectorWidth, a head nothing reads, or a tolerance
+    below `direct_floor` (no softmax reaches it; the terms are then read within
+    `MLP_READ_TOLERANCE` and snapped).
+
+    Terms with l1 error e shift each of the m terms' scores by at most s (2e + e^2)
+    (`numerics.score_noise`): D <= c s with c = m (2e + e^2), which shrinks the leakage gap
+    from s/2 to s (1/2 - 2c) and, in a numerical mean, reweights the selected keys, moving
+    the mean by at most M (e^{2 c s} - 1) (`numerics.attention_error_bound`).
+    - Categorical Aggregate: e = 1/(64 m), so c <= 1/32 + 1/4096 and the gap is at least
+      0.437 s: the scale grows by at most 15%, at no cost in width.
+    - Numerical Aggregate with values of size <= M, read within `need` (its head gets at least
+      t = need/2, the value the other half): with s0 the scale without noise for t/2, ask
+      c = ln(1 + t/(4M)) / (2.2 s0), so the reweighting is at most t/4 at a scale up to 10%
+      above s0 (the gap shrinks by 4c <= 1/10 of s/2 for t <= M), and e = c/(3m)
+      (2e + e^2 <= 3e).
+    These only choose what to ask of the terms' writers: the lowering builds the head with
+    the terms' actual error and the scale `numerics.attention_scale` finds for it, or snaps
+    them (`LowerAggregate.lower`), and `craft-verify-exactness` checks the result."""
+    if not isinstance(head, rasp.AggregateOp):
+        return None
+    y, length = head.output, a.program.length
+    n_terms = len(selector_terms(head.selector) or ())
+    if not n_terms or not math.isfinite(a.required(y)):
+        return None
+    if encoding(y) == CAT:
+        tolerance = CATEGORICAL_TERM_ERROR / n_terms
+    else:
+        magnitude = max((abs(float(v)) for v in a.values(head.sop)), default=0.0)
+        if magnitude == 0:
+            return None
+        t = a.required(y) / 2
+        try:
+            s0 = numerics.attention_scale(length, t / 2, magnitude)
+        except UnsupportedProgramError:
+            return None
+        c = math.log1p(NUMERICAL_TERM_SHARE * t / magnitude) / (2.2 * s0)
+        tolerance = min(c / (3 * n_terms), CATEGORICAL_TERM_ERROR / n_terms)
+    return tolerance if tolerance >= direct_floor(length) else None
 
 
 def lookup_reads(analysis: Analysis, x: SSAValue, table: dict, y: SSAValue) -> list[Read]:
     """`precision.map_reads`, a categorical input read within `direct_tolerance` (a direct
     lookup passes its input's error on, times its largest output norm)."""
     if encoding(x) == CAT and not is_constant_table(table, x):
-        need = _lookup_need(analysis.required(y), y)
-        return [(x, CAT, direct_tolerance(need, _output_scale(table, y),
-                                          analysis.program.length))]
+        need = _lookup_need(analysis, analysis.required(y), y)
+        scale = _output_scale(table, y)
+        return [(x, CAT, direct_tolerance(need, scale, analysis.program.length,
+                                          float32_reserve(scale, y)))]
     return map_reads(analysis, x, table, y)
 
 
@@ -172,10 +251,10 @@ def _pair_reads(op: rasp.SequenceMapOp | rasp.LinearSequenceMapOp,
                  for z in analysis.values(op.snd)}
     scale = _output_scale(table, op.output)
     n1, n2 = len(analysis.values(op.fst)), len(analysis.values(op.snd))
-    need = _lookup_need(analysis.required(op.output), op.output)
-    length = analysis.program.length
-    return [(op.fst, CAT, direct_tolerance(need, 2 * n2 * scale, length)),
-            (op.snd, CAT, direct_tolerance(need, 2 * n1 * scale, length))]
+    need = _lookup_need(analysis, analysis.required(op.output), op.output)
+    length, reserve = analysis.program.length, float32_reserve(scale, op.output)
+    return [(op.fst, CAT, direct_tolerance(need, 2 * n2 * scale, length, reserve)),
+            (op.snd, CAT, direct_tolerance(need, 2 * n1 * scale, length, reserve))]
 
 
 def lower_map(state: LoweringState, label: str, x: SSAValue, table: dict,
@@ -284,18 +363,20 @@ class LowerFull(RaspLowering):
                                              state.space(label, op.output)))
 
 
-def selector_reads(selector: SSAValue) -> list[Read]:
-    """A selector in normal form reads its terms' keys and queries exactly."""
+def selector_reads(selector: SSAValue, tolerance: float | None = None) -> list[Read]:
+    """A selector in normal form reads its terms' keys and queries within `tolerance`, or
+    exactly (None)."""
     parts = selector_terms(selector)
     if parts is None:
         raise PipelineError(f"'{label_of(selector)}': the precision rules need selectors in "
                             "normal form: run rasp-normalize-selectors")
     reads: list[Read] = []
+    form, tol = (EXACT_FORM, 0.0) if tolerance is None else (CAT, tolerance)
     for term in parts:
         op = term.owner
         if isinstance(op, rasp.SelectorNotOp):
             op = op.inner.owner
-        reads += [(op.keys, EXACT_FORM, 0.0), (op.queries, EXACT_FORM, 0.0)]  # type: ignore
+        reads += [(op.keys, form, tol), (op.queries, form, tol)]  # type: ignore
     return reads
 
 
@@ -303,12 +384,11 @@ class LowerAggregate(RaspLowering):
     OP = rasp.AggregateOp
 
     def reads(self, op: rasp.AggregateOp, analysis: Analysis) -> list[Read]:
-        return [*selector_reads(op.selector),
+        return [*selector_reads(op.selector, term_tolerance(analysis, op)),
                 (op.sop, encoding(op.output), analysis.required(op.output) / 2)]
 
     def lower(self, op: rasp.AggregateOp, state: LoweringState) -> SSAValue:
         label, y = op.label.data, op.output
-        terms = state.terms(op.selector)
         req = state.required(y)
         if encoding(y) == NUM:
             value = state.get_num(op.sop)
@@ -317,22 +397,47 @@ class LowerAggregate(RaspLowering):
                                           default=0.0), bound.magnitude) + bound.error)
             tolerance = min(req - bound.error, max(magnitude, 1.0) / 4)
             state.check_scale(tolerance, magnitude, label)
+            terms, term_error = head_terms(state, op, tolerance, magnitude, False)
             return state.add(craft.NumericalAttentionOp(
-                label, value, terms, tolerance, magnitude, state.space(label, y)))
+                label, value, terms, tolerance, magnitude, state.space(label, y),
+                term_error=term_error))
         value = state.get_cat(op.sop)
         tolerance = req - state.error(value)
         state.check_scale(tolerance, 1.0, label)
+        terms, term_error = head_terms(state, op, tolerance, 1.0, True)
         default = op.default.data
         values = [d.value for d in value.type.space]  # type: ignore[attr-defined]
         if default is None or ALWAYS_SELECTS in op.attributes:
             return state.add(craft.CategoricalAttentionOp(
-                label, value, terms, tolerance, state.space(label, y)))
+                label, value, terms, tolerance, state.space(label, y), term_error=term_error))
         raw_label = state.fresh(f"{label}_raw")
         raw = state.add(craft.CategoricalAttentionOp(
-            raw_label, value, terms, tolerance, Space.categorical(raw_label, values)))
+            raw_label, value, terms, tolerance, Space.categorical(raw_label, values),
+            term_error=term_error))
         table: dict[Any, Any] = {v: v for v in values}
         table[None] = default
         return state.lookup(label, raw, table, state.space(label, y), lookup_need(state, y))
+
+
+def head_terms(state: LoweringState, op: rasp.AggregateOp, tolerance: float,
+               magnitude: float, equal_values: bool) -> tuple[list[craft.Term], float]:
+    """An Aggregate head's terms and the `term_error` it is built for: its keys and queries
+    as they are (no snapping MLP, as tracr reads them) where the terms may be noisy
+    (`term_tolerance`, with `direct` lookups on) and `numerics.attention_scale` finds a
+    scale meeting `tolerance` with their actual error; else exact (noisy ones snapped)."""
+    if state.direct and term_tolerance(state, op) is not None:
+        terms = state.terms(op.selector, exact=False)
+        error = state.term_error(terms)
+        if error <= EXACT:
+            return terms, 0.0
+        noise = numerics.score_noise(1.0, len(terms), error, error)
+        try:
+            numerics.attention_scale(state.L, tolerance, max(magnitude, 1e-300), noise,
+                                     equal_values=equal_values, label=op.label.data)
+            return terms, error
+        except UnsupportedProgramError:
+            pass
+    return state.terms(op.selector), 0.0
 
 
 class LowerSelectorWidth(RaspLowering):

@@ -10,7 +10,9 @@ forward from the inputs (`LoweringState`), per docs/exactness.md (the constants 
   0.45 x the reader's tolerance / |a| per input (a tenth is left for its own float32
   rounding); by a mean, half the mean's tolerance. A numerical output must be within
   max(5e-5, 1e-6 x max |value|).
-- A selector's keys and queries are read exactly (a noisy one is snapped by an identity MLP).
+- A selector's keys and queries are read within what an Aggregate's head tolerates
+  (`patterns.term_tolerance`: its scale absorbs their score noise), or exactly (a noisy
+  one is snapped by an identity MLP) by a SelectorWidth or below float32's floor.
 """
 
 from __future__ import annotations

@@ -64,6 +64,8 @@ class LoweringState:
                                  if "label" in op.properties}  # type: ignore[attr-defined]
         # rasp value (block argument or cast result) -> form -> craft value
         self.forms: dict[SSAValue, dict[str, SSAValue]] = {}
+        #: The label of each lowered rasp value's op (its cast carries only a name hint).
+        self.sop_labels: dict[SSAValue, str] = {}
         #: The bound of each craft value, as its op states it (`CraftOp.output_bound`).
         self.bounds: dict[SSAValue, Bound] = {}
         self.entry: list[UnrealizedConversionCastOp] = []
@@ -111,6 +113,10 @@ class LoweringState:
 
     ## Forms of operands.
 
+    def label(self, v: SSAValue) -> str:
+        """The label of the rasp op computing `v` (lowered or not)."""
+        return self.sop_labels.get(v) or label_of(v)
+
     def _forms(self, v: SSAValue) -> dict[str, SSAValue]:
         if v not in self.forms:
             owner = v.owner
@@ -128,7 +134,7 @@ class LoweringState:
         forms = self._forms(v)
         if CAT not in forms:
             values = self.values(v)
-            label = self.fresh(f"{label_of(v)}_cat")
+            label = self.fresh(f"{self.label(v)}_cat")
             forms[CAT] = self.discretise(label, forms[NUM], {x: x for x in values},
                                          Space.categorical(label, values))
         return forms[CAT]
@@ -137,8 +143,8 @@ class LoweringState:
         forms = self._forms(v)
         if NUM not in forms:
             values = self.values(v)
-            label = self.fresh(f"{label_of(v)}_num")
-            check_numbers(v, label, f"the numerical form of {label_of(v)}")
+            label = self.fresh(f"{self.label(v)}_num")
+            check_numbers(v, label, f"the numerical form of {self.label(v)}")
             forms[NUM] = self.lookup(label, self.get_cat(v), {x: x for x in values},
                                      Space.numerical(label))
         return forms[NUM]
@@ -150,7 +156,7 @@ class LoweringState:
             return c
         forms = self._forms(v)
         if EXACT_FORM not in forms:
-            label = self.fresh(f"{label_of(v)}_snap")
+            label = self.fresh(f"{self.label(v)}_snap")
             values = self.values(v)
             forms[EXACT_FORM] = self.lookup(label, c, {x: x for x in values},
                                             Space.categorical(label, values))
@@ -248,8 +254,10 @@ class LoweringState:
                             craft.SequenceMapMLPOp(label, ca, cb, table, out)],
                            self.required(y) if need is None else need)
 
-    def terms(self, selector: SSAValue) -> list[craft.Term]:
-        """The attention terms of a selector in normal form (`rasp-normalize-selectors`)."""
+    def terms(self, selector: SSAValue, exact: bool = True) -> list[craft.Term]:
+        """The attention terms of a selector in normal form (`rasp-normalize-selectors`):
+        exact keys and queries (noisy ones snapped), or with `exact=False` their categorical
+        forms as they are (`term_error` gives their largest error)."""
         parts = terms(selector)
         if parts is None:
             raise PipelineError(f"{describe(selector.owner)}: lower-rasp-to-craft needs "  # type: ignore
@@ -266,8 +274,13 @@ class LoweringState:
                 predicate: Any = f"not {name}" if negated else name
             else:
                 predicate = {k: True for k, v in op.table.as_dict().items() if v}  # type: ignore
-            out.append((self.get_exact(op.keys), self.get_exact(op.queries), predicate))
+            form = self.get_exact if exact else self.get_cat
+            out.append((form(op.keys), form(op.queries), predicate))
         return out
+
+    def term_error(self, terms: list[craft.Term]) -> float:
+        """The largest l1 error of the terms' keys and queries."""
+        return max((self.error(v) for k, q, _ in terms for v in (k, q)), default=0.0)
 
     def check_scale(self, tolerance: float, magnitude: float, label: str) -> None:
         try:
@@ -292,5 +305,6 @@ class LoweringState:
         cast = UnrealizedConversionCastOp.get([value], [y.type])
         cast.results[0].name_hint = y.name_hint
         self.forms[cast.results[0]] = {encoding(y): value}
+        self.sop_labels[cast.results[0]] = label_of(y)
         return cast
 
