@@ -2,20 +2,23 @@
 allow, balanced, and never more heads or MLP width in a layer than tracr's allocation rule
 gives for the same blocks (`tracr_sublayers`); the first-fit loads structure; tracr's rule."""
 
+import itertools
 import logging
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tracr_ir import rasp
+from tracr_ir.compiler import compile_rasp_to_model
 from tracr_ir.dialects import craft
 from tracr_ir.errors import UnsupportedProgramError
 from tracr_ir.passes.craft_allocate_layers import (ATTENTION, MLP, BlockInfo, _Loads,
                                                    block_infos, critical_sublayers,
                                                    earliest_sublayers, fit_sublayers,
                                                    greedy_sublayers, layer_count, layer_loads,
-                                                   tracr_sublayers)
-from tracr_ir.testing import compile_to_stage
+                                                   solver_sublayers, tracr_sublayers)
+from tracr_ir.testing import compile_to_stage, outputs_equal
 from tracr_ir.testing.strategies import random_program
 
 from lib_cases import LIB_CASES
@@ -68,6 +71,13 @@ def test_takes_a_layer_more_where_tracr_would_and_is_narrower():
     starts = greedy_sublayers(infos)
     assert_valid(infos, starts)
     assert (layer_count(infos, starts), layer_loads(infos, starts)) == (2, (1, 6))
+
+
+def test_solver_keeps_the_critical_path_where_greedy_took_a_layer_more():
+    infos = [attention(), mlp(6, 0), mlp(4)]
+    starts, proven = solver_sublayers(infos, greedy_sublayers(infos), (3, 3), time_limit=3.0)
+    assert_valid(infos, starts)
+    assert layer_count(infos, starts) == 1 and proven[:1] == ("heads",)
 
 
 def test_tracr_rule_condenses_an_attention_level_with_the_next_mlp_level():
@@ -126,6 +136,25 @@ def test_greedy_is_never_wider_than_tracr_rule_on_random_programs(seed, nodes, m
     if layer_count(infos, starts) > layer_count(infos, critical):  # only where needed
         crit_heads, crit_hidden = layer_loads(infos, critical)
         assert crit_heads > tracr_heads or crit_hidden > tracr_hidden
+
+
+@pytest.mark.parametrize("seed", [44, 276])
+def test_a_layer_more_where_tracr_would_is_exact_end_to_end(seed):
+    """random_program(seed, 8) at max_seq_len 4: greedy takes one layer more than the critical
+    path (its MLP layers narrower, as tracr's rule on these blocks); the model is exact."""
+    logging.disable(logging.WARNING)
+    try:
+        program = random_program(seed, 8, vocab={1, 2, 3}, max_seq_len=4)
+        infos = craft_infos(program, 4)
+        model = compile_rasp_to_model(program, {1, 2, 3}, 4)
+    finally:
+        logging.disable(logging.NOTSET)
+    critical = critical_sublayers(infos)
+    assert model.stats()["layers"] == layer_count(infos, critical) + 1
+    assert model.stats()["mlp_hidden"] < layer_loads(infos, critical)[1]
+    inputs = [list(xs) for xs in itertools.product([1, 2, 3], repeat=4)]
+    for xs, out in zip(inputs, model.apply_batch([["BOS", *xs] for xs in inputs])):
+        assert outputs_equal(out[1:], rasp.evaluate(program, xs))
 
 
 @pytest.mark.parametrize("case", LIB_CASES, ids=lambda c: c.name)
