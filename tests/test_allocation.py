@@ -88,6 +88,10 @@ def test_tracr_rule_condenses_an_attention_level_with_the_next_mlp_level():
     assert tracr_sublayers(infos) == [0, 0, 1, 1, 2, 5, 4]
 
 
+def test_no_blocks_no_layers():
+    assert greedy_sublayers([]) == critical_sublayers([]) == tracr_sublayers([]) == []
+
+
 def test_fit_fails_where_nothing_fits_and_finds_asap_at_its_loads():
     infos = [mlp(5), mlp(5), mlp(5, 0)]
     assert fit_sublayers(infos, 2, 0, 9) is None

@@ -263,6 +263,8 @@ def balanced_sublayers(infos: Sequence[BlockInfo], n_layers: int, max_heads: int
 def critical_sublayers(infos: Sequence[BlockInfo]) -> list[int]:
     """A placement in the fewest layers (the critical path), balanced to the fewest heads in a
     layer, then the narrowest widest MLP layer (`balanced_sublayers` from ASAP's loads)."""
+    if not infos:
+        return []
     asap = earliest_sublayers(infos)
     balanced = balanced_sublayers(infos, layer_count(infos, asap), *layer_loads(infos, asap))
     return balanced if balanced is not None else asap
