@@ -159,6 +159,7 @@ def layer_loads(infos: Sequence[BlockInfo], starts: Sequence[int]) -> tuple[int,
 
 
 def layer_count(infos: Sequence[BlockInfo], starts: Sequence[int]) -> int:
+    """Layers a placement uses (0 for no blocks)."""
     return max((s + info.span - 1 for s, info in zip(starts, infos)), default=-1) // 2 + 1
 
 
@@ -274,7 +275,8 @@ def greedy_sublayers(infos: Sequence[BlockInfo]) -> list[int]:
     """The greedy placement: `critical_sublayers`, unless tracr's placement of the same blocks
     (`tracr_sublayers`) has fewer heads or a narrower MLP layer; then the fewest layers (up to
     tracr's count) in which first fit stays within tracr's both, balanced, or tracr's placement
-    itself if none does. Never more layers, heads or MLP width in a layer than tracr's."""
+    itself if none does. Never more layers, heads or MLP width in a layer than tracr's rule
+    gives for these blocks (tracr's own blocks may differ: fused maps, helper lookups)."""
     best = critical_sublayers(infos)
     reference = tracr_sublayers(infos)
     target = layer_loads(infos, reference)
