@@ -15,9 +15,17 @@ A layer is an attention sublayer (even sublayer 2l) then an MLP sublayer (odd, 2
 block runs in a sublayer of its kind strictly after every block whose output it reads; a
 SelectorWidth is an attention head followed by an MLP, at sublayers 2l and 2l + 1.
 
-- `greedy` (the default) places each block as early as possible. That reaches the fewest
-  layers there can be: the length of the longest dependency chain counted in sublayers
-  (tracr's heuristic does not: 8 layers for make_shuffle_dyck2 where 7 suffice).
+- `greedy` (the default) keeps the fewest layers there can be, the length of the longest
+  dependency chain counted in sublayers (tracr's heuristic does not: 8 layers for
+  make_shuffle_dyck2 where 7 suffice), and balances them: each block goes, in program order,
+  into the first layer of its window (after its operands, early enough for its readers) where
+  the layer's heads and hidden units stay within caps, and bisection lowers the caps, heads
+  first, then MLP width, as far as that first fit succeeds (O(blocks log layers) per fit, a
+  segment tree of layer loads). Where tracr's own rule placed on these blocks (longest path
+  from the inputs, a level of heads merged with a following level of MLPs) has fewer heads or
+  a narrower MLP layer, greedy takes the fewest layers, up to that rule's, in which first fit
+  stays within both of its maxima (tracr's placement itself if none): never more layers,
+  heads or MLP width in a layer than tracr's rule gives for the same blocks.
 - `solver` keeps that number of layers and moves blocks within their slack (CP-SAT, ortools)
   to minimise, lexicographically, the most heads in a layer, then the widest MLP, then the
   peak residual width after reuse (the live directions at the worst sublayer, as
@@ -25,7 +33,9 @@ SelectorWidth is an attention head followed by an MLP, at sublayers 2l and 2l + 
   sublayer of its last reader's layer). Each stage starts from the best placement so far
   (greedy first, `AddHint`), gets `time_limit / 3` seconds (`time_limit` 3 by default), and
   its value is then fixed for the next; a stage without a solution keeps the previous
-  placement, and the answer is never worse than greedy's on this objective (checked).
+  placement, and the answer is never worse than greedy's on this objective (checked). Where
+  greedy took more layers than the critical path, the solver starts from greedy's balanced
+  placement in the critical path instead.
 
 `proven_optimal` on the program lists the stages proven optimal: `layers` always (the
 critical path), and `heads`, `mlp_hidden`, `residual` while CP-SAT proved each stage optimal
@@ -104,13 +114,186 @@ def _first_sublayer(after: int, parity: int) -> int:
     return s if s % 2 == parity else s + 1
 
 
-def greedy_sublayers(infos: Sequence[BlockInfo]) -> list[int]:
-    """Each block's first sublayer, as early as its operands allow."""
+def earliest_sublayers(infos: Sequence[BlockInfo]) -> list[int]:
+    """Each block's first sublayer, as early as its operands allow (ASAP)."""
     starts: list[int] = []
     for info in infos:
         ready = max((starts[j] + infos[j].span - 1 for j in info.operands), default=-1)
         starts.append(_first_sublayer(ready, info.first))
     return starts
+
+
+def tracr_sublayers(infos: Sequence[BlockInfo]) -> list[int]:
+    """Each block's first sublayer as tracr's allocator would place these blocks: by depth,
+    the longest chain of blocks from the inputs (depth d in layer d - 1), a level of attention
+    blocks only and the next level of MLPs only sharing one layer (tracr's one condensing
+    rule, applied in the same order: a merged level is not merged again)."""
+    depth: list[int] = []
+    for info in infos:
+        depth.append(1 + max((depth[j] for j in info.operands), default=0))
+    levels: list[list[int]] = [[] for _ in range(max(depth, default=0) + 1)]
+    for i, d in enumerate(depth):
+        levels[d].append(i)
+
+    def only(level: list[int], first: int) -> bool:
+        return all(infos[i].first == first and infos[i].span == 1 for i in level)
+
+    layer_of_level, layer, d = [0] * len(levels), 0, 1
+    while d < len(levels):
+        layer_of_level[d] = layer
+        if d + 1 < len(levels) and only(levels[d], ATTENTION) and only(levels[d + 1], MLP):
+            layer_of_level[d + 1] = layer
+            d += 1
+        layer, d = layer + 1, d + 1
+    return [2 * layer_of_level[d] + info.first for d, info in zip(depth, infos)]
+
+
+def layer_loads(infos: Sequence[BlockInfo], starts: Sequence[int]) -> tuple[int, int]:
+    """(most heads in a layer, widest MLP layer: hidden units summed over its blocks)."""
+    heads: dict[int, int] = {}
+    hidden: dict[int, int] = {}
+    for info, start in zip(infos, starts):
+        heads[start // 2] = heads.get(start // 2, 0) + info.heads
+        hidden[start // 2] = hidden.get(start // 2, 0) + info.hidden
+    return max(heads.values(), default=0), max(hidden.values(), default=0)
+
+
+def layer_count(infos: Sequence[BlockInfo], starts: Sequence[int]) -> int:
+    """Layers a placement uses (0 for no blocks)."""
+    return max((s + info.span - 1 for s, info in zip(starts, infos)), default=-1) // 2 + 1
+
+
+class _Loads:
+    """Per-layer loads in a min segment tree: the first layer of a range with a load at most
+    a limit in O(log n)."""
+
+    def __init__(self, n: int) -> None:
+        self.size = 1
+        while self.size < n:
+            self.size *= 2
+        self.tree = [0] * (2 * self.size)
+        for i in range(n, self.size):  # padding layers never fit
+            self.tree[self.size + i] = 1 << 62
+        for node in reversed(range(1, self.size)):
+            self.tree[node] = min(self.tree[2 * node], self.tree[2 * node + 1])
+
+    def load(self, layer: int) -> int:
+        return self.tree[self.size + layer]
+
+    def add(self, layer: int, amount: int) -> None:
+        node = self.size + layer
+        self.tree[node] += amount
+        node //= 2
+        while node:
+            self.tree[node] = min(self.tree[2 * node], self.tree[2 * node + 1])
+            node //= 2
+
+    def first_at_most(self, lo: int, hi: int, limit: int) -> int:
+        """The first layer in [lo, hi] whose load is at most `limit`, or -1."""
+
+        def walk(node: int, a: int, b: int) -> int:
+            if b < lo or a > hi or self.tree[node] > limit:
+                return -1
+            if a == b:
+                return a
+            mid = (a + b) // 2
+            found = walk(2 * node, a, mid)
+            return found if found >= 0 else walk(2 * node + 1, mid + 1, b)
+
+        return walk(1, 0, self.size - 1)
+
+
+def fit_sublayers(infos: Sequence[BlockInfo], n_layers: int, max_heads: int, max_hidden: int,
+                  latest: Sequence[int] | None = None) -> list[int] | None:
+    """First fit in program order: each block in the earliest layer of its window (after its
+    operands, early enough for its readers within `n_layers`) where the layer's heads and
+    hidden units stay within the caps; None if a block fits nowhere. O(blocks log layers).
+    With caps at the loads of the ASAP placement it finds that placement (by induction, every
+    block's ASAP layer still has room)."""
+    if latest is None:
+        latest = latest_sublayers(infos, 2 * n_layers - 1)
+    heads, hidden = _Loads(n_layers), _Loads(n_layers)
+    starts: list[int] = []
+    for i, info in enumerate(infos):
+        ready = max((starts[j] + infos[j].span - 1 for j in info.operands), default=-1)
+        lo, hi = _first_sublayer(ready, info.first) // 2, latest[i] // 2
+        if lo > hi:
+            return None
+        layer = lo
+        while True:
+            if info.heads:
+                layer = heads.first_at_most(layer, hi, max_heads - info.heads)
+            if layer >= 0 and info.hidden:
+                layer = hidden.first_at_most(layer, hi, max_hidden - info.hidden)
+            if layer < 0:
+                return None
+            if heads.load(layer) + info.heads <= max_heads:
+                break
+            layer += 1  # a SelectorWidth: this layer has room for its MLP, not its head
+        heads.add(layer, info.heads)
+        hidden.add(layer, info.hidden)
+        starts.append(2 * layer + info.first)
+    return starts
+
+
+def balanced_sublayers(infos: Sequence[BlockInfo], n_layers: int, max_heads: int,
+                       max_hidden: int) -> list[int] | None:
+    """A first fit within `n_layers` layers and the caps, then the caps lowered as far as
+    first fit still succeeds (bisection): the most heads in a layer first, then the widest MLP
+    layer. None if nothing fits the caps."""
+    latest = latest_sublayers(infos, 2 * n_layers - 1)
+    best = fit_sublayers(infos, n_layers, max_heads, max_hidden, latest)
+    if best is None:
+        return None
+    for stage in (0, 1):
+        demands = [(info.heads, info.hidden)[stage] for info in infos]
+        low = max(max(demands, default=0), -(-sum(demands) // n_layers))
+        high = layer_loads(infos, best)[stage]
+        while low < high:
+            mid = (low + high) // 2
+            caps = (mid, layer_loads(infos, best)[1]) if stage == 0 else (
+                layer_loads(infos, best)[0], mid)
+            found = fit_sublayers(infos, n_layers, *caps, latest)
+            if found is None:
+                low = mid + 1
+            else:
+                best, high = found, layer_loads(infos, found)[stage]
+    return best
+
+
+def critical_sublayers(infos: Sequence[BlockInfo]) -> list[int]:
+    """A placement in the fewest layers (the critical path), balanced to the fewest heads in a
+    layer, then the narrowest widest MLP layer (`balanced_sublayers` from ASAP's loads)."""
+    if not infos:
+        return []
+    asap = earliest_sublayers(infos)
+    balanced = balanced_sublayers(infos, layer_count(infos, asap), *layer_loads(infos, asap))
+    return balanced if balanced is not None else asap
+
+
+def greedy_sublayers(infos: Sequence[BlockInfo]) -> list[int]:
+    """The greedy placement: `critical_sublayers`, unless tracr's placement of the same blocks
+    (`tracr_sublayers`) has fewer heads or a narrower MLP layer; then the fewest layers (up to
+    tracr's count) in which first fit stays within tracr's both, balanced, or tracr's placement
+    itself if none does. Never more layers, heads or MLP width in a layer than tracr's rule
+    gives for these blocks (tracr's own blocks may differ: fused maps, helper lookups)."""
+    best = critical_sublayers(infos)
+    reference = tracr_sublayers(infos)
+    target = layer_loads(infos, reference)
+    loads = layer_loads(infos, best)
+    if loads[0] <= target[0] and loads[1] <= target[1]:
+        return best
+    low, high = layer_count(infos, best), layer_count(infos, reference)
+    fewest = None
+    while low <= high:  # bisection on the number of layers
+        mid = (low + high) // 2
+        if fit_sublayers(infos, mid, *target) is None:
+            low = mid + 1
+        else:
+            fewest, high = mid, mid - 1
+    if fewest is None:
+        return reference
+    return balanced_sublayers(infos, fewest, *target) or reference
 
 
 def latest_sublayers(infos: Sequence[BlockInfo], last_sublayer: int) -> list[int]:
@@ -199,11 +382,13 @@ def solver_sublayers(infos: Sequence[BlockInfo], greedy: Sequence[int],
 
     if not infos:
         return [], STAGES
-    last_sub = max(s + info.span - 1 for s, info in zip(greedy, infos))
-    n_layers = last_sub // 2 + 1
+    earliest = earliest_sublayers(infos)
+    n_layers = layer_count(infos, earliest)
+    if layer_count(infos, greedy) > n_layers:  # greedy took more layers to match tracr's
+        greedy = critical_sublayers(infos)
     latest = latest_sublayers(infos, 2 * n_layers - 1)
     model = cp_model.CpModel()
-    layer = [model.new_int_var(greedy[i] // 2, latest[i] // 2, f"layer_{i}")
+    layer = [model.new_int_var(earliest[i] // 2, latest[i] // 2, f"layer_{i}")
              for i in range(len(infos))]
     for i, info in enumerate(infos):
         for j in info.operands:

@@ -10,7 +10,9 @@
 // RUN: not tracr-opt %s -p 'rasp-infer-values,lower-rasp-to-craft,craft-allocate-layers{strategy=magic}' 2>&1 | filecheck %s --check-prefix=STRATEGY
 
 // Layers: a SelectorWidth is attention + MLP in layer 0; the aggregate reading it is the next
-// attention (layer 1); the map after it the MLP of layer 1; parity (indices only) fits layer 0.
+// attention (layer 1); the map after it the MLP of layer 1; parity (indices only) could run in
+// layer 0, 1 or 2: greedy balances it into layer 1 (MLP widths [7, 5, 6], not [9, 3, 6] as
+// placing it as early as possible would give; tracr's rule puts it in layer 0).
 
 builtin.module {
   rasp.program vocab {1, 2, 3} max_seq_len 3 bos "BOS" pad "PAD" causal false (%tokens: !rasp.sop<categorical>, %indices: !rasp.sop<categorical>) {
@@ -32,17 +34,18 @@ builtin.module {
 // CHECK:      %sum = craft.sequence_map_mlp "sum_7" layer 2
 
 // GREEDY:     attributes {proven_optimal = ["layers"]}
+// GREEDY:     %parity = craft.categorical_mlp "parity_6" layer 1
 // SOLVER:     attributes {proven_optimal = ["layers", "heads", "mlp_hidden", "residual"]}
 
-// LAYOUT:     residual = #craft.residual<[one, bos, tokens:1, tokens:2, tokens:3, indices:0, indices:1, indices:2, target_pos_2_share, target_pos_2:0, target_pos_2:1, target_pos_2:2, target_pos_2:3, parity_6:0, parity_6:1, sort_4:1, sort_4:2, sort_4:3, double_5:2, double_5:4, double_5:6, sum_7:2, sum_7:3, sum_7:4, sum_7:5, sum_7:6, sum_7:7]>
+// LAYOUT:     residual = #craft.residual<[one, bos, tokens:1, tokens:2, tokens:3, indices:0, indices:1, indices:2, target_pos_2_share, target_pos_2:0, target_pos_2:1, target_pos_2:2, target_pos_2:3, sort_4:1, sort_4:2, sort_4:3, double_5:2, double_5:4, double_5:6, parity_6:0, parity_6:1, sum_7:2, sum_7:3, sum_7:4, sum_7:5, sum_7:6, sum_7:7]>
 
-// MODEL:      transformer.model vocab {1, 2, 3} max_seq_len 3 bos "BOS" pad "PAD" causal false  // width 27, 3 layers, heads [1, 1, 0], mlp hidden [9, 3, 6]
+// MODEL:      transformer.model vocab {1, 2, 3} max_seq_len 3 bos "BOS" pad "PAD" causal false  // width 27, 3 layers, heads [1, 1, 0], mlp hidden [7, 5, 6]
 // MODEL:      transformer.attention layer 0 {
 // MODEL-NEXT:   head "target_pos_2_attn"
-// MODEL:      transformer.mlp layer 0 "target_pos_2_mlp,parity_6"
+// MODEL:      transformer.mlp layer 0 "target_pos_2_mlp"
 // MODEL:      transformer.attention layer 1 {
 // MODEL-NEXT:   head "sort_4"
-// MODEL:      transformer.mlp layer 1 "double_5"
+// MODEL:      transformer.mlp layer 1 "double_5,parity_6"
 // MODEL:      transformer.attention layer 2 {}
 // MODEL:      transformer.mlp layer 2 "sum_7"
 // MODEL:      transformer.unembed categorical [sum_7:2, sum_7:3, sum_7:4, sum_7:5, sum_7:6, sum_7:7]
