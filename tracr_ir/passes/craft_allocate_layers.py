@@ -23,9 +23,9 @@ SelectorWidth is an attention head followed by an MLP, at sublayers 2l and 2l + 
   first, then MLP width, as far as that first fit succeeds (O(blocks log layers) per fit, a
   segment tree of layer loads). Where tracr's own rule placed on these blocks (longest path
   from the inputs, a level of heads merged with a following level of MLPs) has fewer heads or
-  a narrower MLP layer, greedy takes the fewest layers, up to that rule's, in which first fit
-  stays within both of its maxima (tracr's placement itself if none): never more layers,
-  heads or MLP width in a layer than tracr's rule gives for the same blocks.
+  a narrower MLP layer, greedy fits the critical path within both of that rule's maxima when
+  it can. The layer count comes first: where only more layers would reach tracr's widths,
+  greedy keeps the critical path.
 - `solver` keeps that number of layers and moves blocks within their slack (CP-SAT, ortools)
   to minimise, lexicographically, the most heads in a layer, then the widest MLP, then the
   peak residual width after reuse (the live directions at the worst sublayer, as
@@ -33,9 +33,7 @@ SelectorWidth is an attention head followed by an MLP, at sublayers 2l and 2l + 
   sublayer of its last reader's layer). Each stage starts from the best placement so far
   (greedy first, `AddHint`), gets `time_limit / 3` seconds (`time_limit` 3 by default), and
   its value is then fixed for the next; a stage without a solution keeps the previous
-  placement, and the answer is never worse than greedy's on this objective (checked). Where
-  greedy took more layers than the critical path, the solver starts from greedy's balanced
-  placement in the critical path instead.
+  placement, and the answer is never worse than greedy's on this objective (checked).
 
 `proven_optimal` on the program lists the stages proven optimal: `layers` always (the
 critical path), and `heads`, `mlp_hidden`, `residual` while CP-SAT proved each stage optimal
@@ -273,27 +271,19 @@ def critical_sublayers(infos: Sequence[BlockInfo]) -> list[int]:
 
 def greedy_sublayers(infos: Sequence[BlockInfo]) -> list[int]:
     """The greedy placement: `critical_sublayers`, unless tracr's placement of the same blocks
-    (`tracr_sublayers`) has fewer heads or a narrower MLP layer; then the fewest layers (up to
-    tracr's count) in which first fit stays within tracr's both, balanced, or tracr's placement
-    itself if none does. Never more layers, heads or MLP width in a layer than tracr's rule
-    gives for these blocks (tracr's own blocks may differ: fused maps, helper lookups)."""
+    (`tracr_sublayers`) has fewer heads or a narrower MLP layer and first fit in the critical
+    path stays within tracr's both; then that fit, balanced. The layer count is never above
+    the critical path: layers come first, then heads, then MLP width (tracr's rule may need
+    more layers for narrower ones; its own blocks may also differ: fused maps, helpers)."""
     best = critical_sublayers(infos)
-    reference = tracr_sublayers(infos)
-    target = layer_loads(infos, reference)
+    target = layer_loads(infos, tracr_sublayers(infos))
     loads = layer_loads(infos, best)
     if loads[0] <= target[0] and loads[1] <= target[1]:
         return best
-    low, high = layer_count(infos, best), layer_count(infos, reference)
-    fewest = None
-    while low <= high:  # bisection on the number of layers
-        mid = (low + high) // 2
-        if fit_sublayers(infos, mid, *target) is None:
-            low = mid + 1
-        else:
-            fewest, high = mid, mid - 1
-    if fewest is None:
-        return reference
-    return balanced_sublayers(infos, fewest, *target) or reference
+    layers = layer_count(infos, best)
+    if fit_sublayers(infos, layers, *target) is None:
+        return best
+    return balanced_sublayers(infos, layers, *target) or best
 
 
 def latest_sublayers(infos: Sequence[BlockInfo], last_sublayer: int) -> list[int]:
@@ -384,8 +374,6 @@ def solver_sublayers(infos: Sequence[BlockInfo], greedy: Sequence[int],
         return [], STAGES
     earliest = earliest_sublayers(infos)
     n_layers = layer_count(infos, earliest)
-    if layer_count(infos, greedy) > n_layers:  # greedy took more layers to match tracr's
-        greedy = critical_sublayers(infos)
     latest = latest_sublayers(infos, 2 * n_layers - 1)
     model = cp_model.CpModel()
     layer = [model.new_int_var(earliest[i] // 2, latest[i] // 2, f"layer_{i}")
