@@ -47,7 +47,6 @@ from xdsl.irdl import (
     operand_def,
     opt_prop_def,
     prop_def,
-    opt_prop_def,
     traits_def,
     var_operand_def,
 )
@@ -65,7 +64,7 @@ from tracr_ir.dialects.program import (ProgramOutputOp, Settings, SSAProgramOp, 
                                        is_range)
 from tracr_ir.dialects import craft_exactness as exactness
 from tracr_ir.dialects.craft_layout import (RESIDUAL_ATTR, ResidualAttr, ResidualLayout,
-                                            check_layout)
+                                            check_layout, verify_layers)
 from tracr_ir.dialects.craft_base import (
     CraftOp,
     DirectionsAttr,
@@ -528,7 +527,7 @@ class ProgramOp(SSAProgramOp):
                                   f"per position 0 to {self.length - 1}")
         self._verify_own_spaces()
         ops = [op for op in self.block.ops if isinstance(op, CraftOp)]
-        _verify_layers(ops)
+        verify_layers(ops)
         if (layout := self.attributes.get(RESIDUAL_ATTR)) is not None:
             if not isinstance(layout, (ResidualAttr, DirectionsAttr)):
                 raise VerifyException("craft.program: `residual` is a #craft.residual layout")
@@ -558,39 +557,6 @@ class OutputOp(ProgramOutputOp):
     name = "craft.output"
     value = operand_def(SpaceType)
     traits = traits_def(IsTerminator(), HasParent(ProgramOp))
-
-
-_SUBLAYER = ("attention", "MLP")
-
-
-def _verify_layers(ops: list[CraftOp]) -> None:
-    """Once layers are allocated, every block has one and reads only what an earlier sublayer
-    wrote: a head in layer l reads MLP outputs of layers < l, an MLP reads layer <= l."""
-    kind = {op: block_kind(op) for op in ops}  # every op states its kind
-    placed = [op for op in ops if op.layer_index is not None]
-    if not placed:
-        return
-    if len(placed) != len(ops):
-        op = next(op for op in ops if op.layer_index is None)
-        raise VerifyException(f"{op.name} '{op.label_text}' has no layer while other blocks "
-                              "have one (craft-allocate-layers places every block)")
-
-    def reads_at(op: CraftOp) -> tuple[int, int]:
-        return op.layer_index, int(kind[op] == "mlp")  # type: ignore[return-value]
-
-    def written_at(op: CraftOp) -> tuple[int, int]:
-        return op.layer_index, int(kind[op] != "attention")  # type: ignore[return-value]
-
-    for op in ops:
-        for operand in op.operands:
-            writer = operand.owner
-            if isinstance(writer, CraftOp) and written_at(writer) >= reads_at(op):
-                layer, sub = written_at(writer)
-                raise VerifyException(
-                    f"{op.name} '{op.label_text}' reads in the {_SUBLAYER[reads_at(op)[1]]} "
-                    f"of layer {op.layer_index} what '{writer.label_text}' writes in the "
-                    f"{_SUBLAYER[sub]} of layer {layer}: a block must read values written "
-                    "in an earlier sublayer")
 
 
 ProgramOp.OUTPUT = OutputOp

@@ -27,7 +27,8 @@ occupant's writer must run strictly after the cleaning. Only occupants with a su
 cleaned; the last one keeps the position to the end.
 
 `check_layout` verifies a layout against the program's layers (the craft program's verifier
-and `craft-verify-exactness` call it), naming the block that writes into a live position.
+and `craft-verify-exactness` call it), naming the block that writes into a live position;
+`verify_layers` the layers themselves: every block reads what an earlier sublayer wrote.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from xdsl.ir import Attribute, Data, SSAValue
 from xdsl.irdl import irdl_attr_definition
 from xdsl.parser import AttrParser
 from xdsl.printer import Printer
+from xdsl.utils.exceptions import VerifyException
 
 from tracr_ir.craft.bases import BOS, ONE, Direction, Space
 from tracr_ir.craft.blocks import AttentionHead, MLPBlock, SelectorWidthBlock
@@ -546,3 +548,36 @@ def check_layout(program: SSAProgramOp, ops: Sequence[CraftOp], layout: Residual
 
 def _reader(o: Occupant) -> str:
     return o.last_reader.label_text if o.last_reader is not None else "?"
+
+
+_SUBLAYER = ("attention", "MLP")
+
+
+def verify_layers(ops: list[CraftOp]) -> None:
+    """Once layers are allocated, every block has one and reads only what an earlier sublayer
+    wrote: a head in layer l reads MLP outputs of layers < l, an MLP reads layer <= l."""
+    kind = {op: block_kind(op) for op in ops}  # every op states its kind
+    placed = [op for op in ops if op.layer_index is not None]
+    if not placed:
+        return
+    if len(placed) != len(ops):
+        op = next(op for op in ops if op.layer_index is None)
+        raise VerifyException(f"{op.name} '{op.label_text}' has no layer while other blocks "
+                              "have one (craft-allocate-layers places every block)")
+
+    def reads_at(op: CraftOp) -> tuple[int, int]:
+        return op.layer_index, int(kind[op] == "mlp")  # type: ignore[return-value]
+
+    def written_at(op: CraftOp) -> tuple[int, int]:
+        return op.layer_index, int(kind[op] != "attention")  # type: ignore[return-value]
+
+    for op in ops:
+        for operand in op.operands:
+            writer = operand.owner
+            if isinstance(writer, CraftOp) and written_at(writer) >= reads_at(op):
+                layer, sub = written_at(writer)
+                raise VerifyException(
+                    f"{op.name} '{op.label_text}' reads in the {_SUBLAYER[reads_at(op)[1]]} "
+                    f"of layer {op.layer_index} what '{writer.label_text}' writes in the "
+                    f"{_SUBLAYER[sub]} of layer {layer}: a block must read values written "
+                    "in an earlier sublayer")
