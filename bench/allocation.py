@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import random
 import sys
 import time
 from pathlib import Path
@@ -43,6 +42,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "tests"))
 
 import tracr_bridge as tb  # noqa: E402
+from programs import add_program_args, lengths, random_programs  # noqa: E402
 from lib_cases import LIB_CASES  # noqa: E402
 
 from tracr_ir.dialects import craft  # noqa: E402
@@ -52,7 +52,7 @@ from tracr_ir.passes.craft_allocate_layers import (block_infos, critical_sublaye
                                                    greedy_sublayers, input_widths_of,
                                                    tracr_sublayers,
                                                    layer_count, layer_loads, solver_sublayers)
-from tracr_ir.testing import compile_to_stage, random_program  # noqa: E402
+from tracr_ir.testing import compile_to_stage  # noqa: E402
 
 QUANTITIES = ("layers", "heads", "mlp")
 
@@ -162,13 +162,8 @@ def time_greedy(sizes: list[int]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--lengths", default="5,10", help="max_seq_len of the lib programs")
-    ap.add_argument("--random", type=int, default=200, help="random programs (0: none)")
-    ap.add_argument("--nodes", type=int, default=10, help="nodes per random program")
-    ap.add_argument("--random-length", type=int, default=5)
-    ap.add_argument("--seed", type=int, default=0)
+    add_program_args(ap)
     ap.add_argument("--solver", action="store_true", help="also the CP-SAT strategy")
-    ap.add_argument("--json", metavar="PATH")
     ap.add_argument("--time", default="", metavar="SIZES",
                     help="time the greedy placement on random programs of these sizes")
     args = ap.parse_args(argv)
@@ -176,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     names = ["greedy", "critical", "asap", "tracr_rule"] + (["solver"] if args.solver else [])
 
     results: dict[str, Any] = {}
-    for length in [int(x) for x in args.lengths.split(",") if x]:
+    for length in lengths(args):
         rows = []
         print(f"\n### lib programs, max_seq_len {length}: layers/heads/widest MLP layer\n")
         print("| program | tracr | " + " | ".join(names) + " |")
@@ -193,16 +188,13 @@ def main(argv: list[str] | None = None) -> int:
         print()
         results[f"lib_{length}"] = {"rows": rows, "summary": summary(rows, names, f"lib L={length}")}
     if args.random:
-        rng = random.Random(args.seed)
         rows, refused = [], 0
-        for i in range(args.random):
-            program = random_program(rng, args.nodes, max_seq_len=args.random_length,
-                                     composite_selectors=False, full=False)
+        for name, program in random_programs(args):
             row = measure(program, frozenset({1, 2, 3}), args.random_length, args.solver)
             if row is None or "error" in row:
                 refused += 1
                 continue
-            row["program"] = f"random_{i}"
+            row["program"] = name
             rows.append(row)
         print(f"\nrandom programs: {args.random} drawn, {refused} refused by tracr or by us")
         results["random"] = {"rows": rows, "refused": refused,

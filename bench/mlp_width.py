@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import random
 import statistics
 import sys
 from pathlib import Path
@@ -37,13 +36,14 @@ sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "tests"))
 
 import tracr_bridge as tb  # noqa: E402
+from programs import add_program_args, lengths, random_programs  # noqa: E402
 from lib_cases import LIB_CASES  # noqa: E402
 
 from tracr_ir import rasp  # noqa: E402
 from tracr_ir.compiler import run_pipeline  # noqa: E402
 from tracr_ir.dialects import rasp as rasp_dialect  # noqa: E402
 from tracr_ir.errors import TracrIRError  # noqa: E402
-from tracr_ir.testing import compile_to_stage, random_program  # noqa: E402
+from tracr_ir.testing import compile_to_stage  # noqa: E402
 
 
 def refined_values(program: Any, vocab: Any, max_seq_len: int) -> dict[str, set]:
@@ -136,16 +136,11 @@ def summary(rows: list[dict[str, Any]], what: str) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--lengths", default="5,10", help="max_seq_len of the lib programs")
-    ap.add_argument("--random", type=int, default=200, help="random programs (0: none)")
-    ap.add_argument("--nodes", type=int, default=10, help="nodes per random program")
-    ap.add_argument("--random-length", type=int, default=5)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--json", metavar="PATH")
+    add_program_args(ap)
     args = ap.parse_args(argv)
 
     results: dict[str, Any] = {}
-    for length in [int(x) for x in args.lengths.split(",") if x]:
+    for length in lengths(args):
         rows = []
         print(f"\n### lib programs, max_seq_len {length}: ours / tracr (ratio)\n")
         print("| program | widest MLP layer | total hidden | blocks wider |")
@@ -163,16 +158,13 @@ def main(argv: list[str] | None = None) -> int:
         print()
         results[f"lib_{length}"] = {"rows": rows, "summary": summary(rows, f"lib L={length}")}
     if args.random:
-        rng = random.Random(args.seed)
         rows, refused = [], 0
-        for i in range(args.random):
-            program = random_program(rng, args.nodes, max_seq_len=args.random_length,
-                                     composite_selectors=False, full=False)
+        for name, program in random_programs(args):
             row = measure(program, frozenset({1, 2, 3}), args.random_length)
             if row is None:
                 refused += 1
                 continue
-            row["program"] = f"random_{i}"
+            row["program"] = name
             rows.append(row)
         print(f"\nrandom programs: {args.random} drawn, {refused} refused by tracr")
         results["random"] = {"rows": rows, "tracr_refused": refused,
