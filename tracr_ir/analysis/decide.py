@@ -41,9 +41,9 @@ from typing import Any
 from xdsl.ir import Operation, SSAValue
 
 from tracr_ir.analysis.selectors import normal_form
-from tracr_ir.analysis.witness import ancestors
+from tracr_ir.analysis.witness import UNDEFINED, ancestors
 from tracr_ir.dialects import rasp
-from tracr_ir.errors import EvaluationError, UnsupportedProgramError
+from tracr_ir.errors import UnsupportedProgramError
 from tracr_ir.interpreters.rasp import run_ops
 
 #: Default bound on the work of one decision (states built plus predicate evaluations):
@@ -55,7 +55,6 @@ DECIDE_BUDGET = 2_000_000
 MAX_CANDIDATES = 64
 
 _UNDEF = object()  # the evaluator raises here: the program is undefined on such an input
-_ERRORS = (EvaluationError, KeyError, TypeError, ArithmeticError, ValueError)
 
 # A cell: the values an s-op holds at one position, (False, v) for every token, or
 # (True, (v_0, ..., v_{V-1})) for each token of the vocabulary.
@@ -206,7 +205,7 @@ class EmptyRows:
         ops = [o for o in self.program.block.ops if o in before]
         try:
             return list(run_ops(self.program, ops, [self.vocab[0]] * n)[v])
-        except _ERRORS:
+        except UNDEFINED:
             return [_UNDEF] * n
 
     def domain(self, v: SSAValue, n: int) -> list[Any]:
@@ -395,7 +394,7 @@ class EmptyRows:
         ops = [o for o in self.program.block.ops if o in before]
         try:
             env = run_ops(self.program, ops, xs)
-        except _ERRORS:
+        except UNDEFINED:
             return False
         held = {_hashable(x) for x, s in zip(env[value], env[selector][q]) if s}
         return len(held) > 1
@@ -406,7 +405,7 @@ class EmptyRows:
         ops = [o for o in self.program.block.ops if o in before]
         try:
             rows = run_ops(self.program, ops, xs)[selector]
-        except _ERRORS:
+        except UNDEFINED:
             return False
         return not any(rows[q])
 

@@ -28,8 +28,7 @@ from tracr_ir import rasp as rasp_front
 from tracr_ir.dialects import rasp
 from tracr_ir.analysis.decide import DECIDE_BUDGET, Decision, EmptyRows
 from tracr_ir.analysis.joint import JointValues
-from tracr_ir.analysis.witness import Exhaustive, ancestors
-from tracr_ir.errors import EvaluationError
+from tracr_ir.analysis.witness import UNDEFINED, Exhaustive, ancestors
 from tracr_ir.interpreters.rasp import run_ops
 from tracr_ir.passes.rasp_infer_values import always_selects
 
@@ -241,7 +240,7 @@ class ProgramFacts:
             for n in range(1, self.program.length + 1):
                 try:
                     rows = run_ops(self.program, ops, [token] * n)[selector]
-                except (EvaluationError, KeyError, TypeError, ArithmeticError, ValueError):
+                except UNDEFINED:
                     continue
                 if not all(any(row) for row in rows):
                     decided = False

@@ -88,7 +88,8 @@ def _inputs(program: rasp.ProgramOp, label: str) -> Iterable[list[Any]]:
     return candidate_inputs(vocab, program.length, zlib.crc32(label.encode()))
 
 
-_UNDEFINED = (EvaluationError, KeyError, TypeError, ArithmeticError, ValueError)
+#: What running a program on an input may raise where the program is undefined there.
+UNDEFINED = (EvaluationError, KeyError, TypeError, ArithmeticError, ValueError)
 
 
 class Exhaustive:
@@ -118,7 +119,7 @@ class Exhaustive:
                 continue
             try:
                 (env[op.results[0]],) = interpreter.run_op(op, tuple(env[v] for v in op.operands))
-            except _UNDEFINED:
+            except UNDEFINED:
                 continue
             except InterpretationError as e:
                 raise _no_impl(current, e) from None
@@ -136,7 +137,7 @@ def find_none(program: rasp.ProgramOp, value: SSAValue) -> str | None:
     for xs in _inputs(program, label.data if label is not None else owner.name):
         try:
             values = run_ops(program, ops, xs)[value]
-        except (EvaluationError, KeyError, TypeError, ArithmeticError, ValueError):
+        except UNDEFINED:
             continue
         if None in values:
             return (f"on input [{', '.join(format_value(x) for x in xs)}] it is None at "
@@ -153,7 +154,7 @@ def find_witness(program: rasp.ProgramOp, op: rasp.AggregateOp,
     for xs in _inputs(program, op.label.data) if inputs is None else inputs:
         try:
             env = run_ops(program, ops, xs)
-        except (EvaluationError, KeyError, TypeError, ArithmeticError, ValueError):
+        except UNDEFINED:
             continue  # the program is not defined on this input
         values = env[op.sop]
         for q, row in enumerate(env[op.selector]):

@@ -45,9 +45,10 @@ from xdsl.rewriter import Rewriter
 
 from tracr_ir.analysis.decide import DECIDE_BUDGET
 from tracr_ir.analysis.facts import ProgramFacts, label_of, value_set, values_of
-from tracr_ir.analysis.witness import ancestors, exhaustive, find_none, find_witness, searched
+from tracr_ir.analysis.witness import (UNDEFINED, ancestors, exhaustive, find_none,
+                                       find_witness, searched)
 from tracr_ir.dialects import rasp
-from tracr_ir.errors import EvaluationError, UnsupportedProgramError
+from tracr_ir.errors import UnsupportedProgramError
 from tracr_ir.interpreters.rasp import run_ops
 from tracr_ir.passes.rasp_refine_values import ALWAYS_SELECTS, REFINED, refine
 from tracr_ir.values import format_value
@@ -89,7 +90,7 @@ def _decided_none(program: rasp.ProgramOp, facts: ProgramFacts, v: SSAValue
         for xs, q in decision.witnesses:
             try:
                 values = run_ops(program, ops, xs)[v]
-            except (EvaluationError, KeyError, TypeError, ArithmeticError, ValueError):
+            except UNDEFINED:
                 continue
             if None in values:
                 return (f"on input {_shown(xs)} it is None at position {values.index(None)} "
