@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from tracr_ir import lib, rasp
 from tracr_ir.compiler import interpret, run_pipeline, to_ir
+from tracr_ir.craft.selector_width import noisy_term_tolerance
 from tracr_ir.dialects import craft
 from tracr_ir.errors import PipelineError, UnsupportedProgramError
 from tracr_ir.interpreters.craft import interpret_batch, program_blocks, ramp_margins
@@ -203,13 +204,27 @@ def test_numerical_selector_width_goes_through_categorical_when_float32_needs_it
     assert_exact(program, direct, inputs)
 
 
-def test_attention_outputs_read_as_keys_are_snapped():
+def test_attention_outputs_read_as_keys_by_a_categorical_width():
+    """A categorical SelectorWidth reads an attention output as it is (`term_error`, no
+    snapping MLP); with `direct` lookups off, or for a numerical width (its direct decoder
+    needs float32-exact one-hots), the keys are snapped. Exact either way."""
     reverse = lib.make_reverse(rasp.tokens)
     program = rasp.SelectorWidth(rasp.Select(reverse, rasp.tokens, rasp.Comparison.LT))
-    _, craft_op = lower(program, {"a", "b", "c"}, 16)
+    inputs = LIB_BY_NAME["make_hist"].inputs(16, 60)
+    module, craft_op = lower(program, {"a", "b", "c"}, 16)
     labels = [op.label_text for op in craft_op.block.ops if isinstance(op, craft.CraftOp)]
-    assert any(label.endswith("_snap") for label in labels), labels
-    assert_exact(program, craft_op, LIB_BY_NAME["make_hist"].inputs(16, 60))
+    assert not any(label.endswith("_snap") for label in labels), labels
+    (width,) = [op for op in craft_op.block.ops if isinstance(op, craft.SelectorWidthOp)
+                and op.label_text == program.label]
+    assert 0 < width.term_error_value <= noisy_term_tolerance(16, 1)
+    assert_exact(program, craft_op, inputs)
+    for changed, pipeline in ((program, PIPELINE.replace("lower-rasp-to-craft",
+                                                         "lower-rasp-to-craft{direct=false}")),
+                              (rasp.numerical(program), PIPELINE)):
+        craft_op = craft_program(run_pipeline(to_ir(changed, {"a", "b", "c"}, 16), pipeline))
+        labels = [op.label_text for op in craft_op.block.ops if isinstance(op, craft.CraftOp)]
+        assert any(label.endswith("_snap") for label in labels), labels
+        assert_exact(changed, craft_op, inputs)
 
 
 def test_full_keys_become_tables_over_indices():

@@ -119,8 +119,7 @@ def selector_width(terms: Sequence[SelectorTerm], out_space: Space, max_seq_len:
     if direct:
         mlp = interpolating_width_mlp(share, out_space[0], widths, f"{label}_mlp")
         return SelectorWidthBlock(attention, mlp, label)
-    noise = score_noise(scale, m, query_l1_error, key_l1_error)
-    delta = share_error_bound(L, scale, noise)
+    delta = share_error_bound(L, scale, score_noise(scale, m, query_l1_error, key_l1_error))
     table = shares(widths)
     if numerical_output:
         mlp = map_numerical_mlp(share, out_space[0], table, input_error=delta,
@@ -129,6 +128,30 @@ def selector_width(terms: Sequence[SelectorTerm], out_space: Space, max_seq_len:
         mlp = map_numerical_to_categorical_mlp(share, out_space, table, input_error=delta,
                                                label=f"{label}_mlp")
     return SelectorWidthBlock(attention, mlp, label)
+
+
+def snapped_share_error(max_seq_len: int, n_terms: int, term_error: float) -> float:
+    """How far the snapped decoder's share may be from 1/(w+1) when the `n_terms` terms'
+    keys and queries carry l1 error `term_error` (`numerics.share_error_bound`)."""
+    scale = selector_width_scale(max_seq_len)
+    return share_error_bound(max_seq_len, scale,
+                             score_noise(scale, n_terms, term_error, term_error))
+
+
+def noisy_term_tolerance(max_seq_len: int, n_terms: int) -> float:
+    """The largest l1 error of the keys and queries of a snapped selector width for which
+    its share stays within a quarter of the least gap g = 1/((L+1)(L+2)) (g/8 and float32
+    rounding without noise): score noise D = s m (2e + e^2) <= 3 s m e (e <= 1), with the
+    largest D meeting the bound found by bisection; so within a factor 3/2 of the largest e."""
+    L, scale = max_seq_len, selector_width_scale(max_seq_len)
+    target = 1 / (4 * (L + 1) * (L + 2))
+    low, high = 0.0, scale
+    if share_error_bound(L, scale) >= target:
+        return 0.0
+    for _ in range(60):
+        mid = (low + high) / 2
+        low, high = (mid, high) if share_error_bound(L, scale, mid) <= target else (low, mid)
+    return low / (3 * scale * max(n_terms, 1))
 
 
 def interpolating_width_mlp(share: Direction, out_dir: Direction, widths: Sequence[int],

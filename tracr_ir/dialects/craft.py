@@ -305,17 +305,12 @@ class ConstantMLPOp(exactness.ConstantBounds, CraftOp):
                                       numerical_output=_space(self.output).is_numerical)
 
 
-class _HeadOp(_SelectorOp):
-    """A head (`categorical_attention`, `numerical_attention`): a value operand, selector
-    terms and the `tolerance` of its output; `term_error E` (printed after the tolerance when
-    set) is the l1 error its terms' keys and queries may carry, which the scale accounts for
-    (`craft.attention`, `numerics.score_noise`); without it they must be exact."""
+class _NoisyTermsOp(_SelectorOp):
+    """An op whose selector terms' keys and queries may carry the l1 error `term_error E`
+    (printed after the rest of its payload when set), which its construction accounts for
+    (`numerics.score_noise`); without it they must be exact."""
 
-    value = operand_def(SpaceType)
-    term_args = var_operand_def(SpaceType)
-    tolerance = prop_def(ValueAttr)
     term_error = opt_prop_def(ValueAttr)
-    N_LEADING: ClassVar[int] = 1
 
     @property
     def term_error_value(self) -> float:
@@ -337,6 +332,17 @@ class _HeadOp(_SelectorOp):
         if self.term_error is not None:
             _number(self.term_error, "the term error", f"{self.name} '{self.label_text}'",
                     "non-negative")
+
+
+class _HeadOp(_NoisyTermsOp):
+    """A head (`categorical_attention`, `numerical_attention`): a value operand, selector
+    terms, the `tolerance` of its output and an optional `term_error` (the scale accounts
+    for the terms' score noise, `craft.attention`)."""
+
+    value = operand_def(SpaceType)
+    term_args = var_operand_def(SpaceType)
+    tolerance = prop_def(ValueAttr)
+    N_LEADING: ClassVar[int] = 1
 
 
 def _term_error_prop(term_error: float) -> dict[str, Attribute]:
@@ -442,24 +448,26 @@ class NumericalAttentionOp(exactness.NumericalAttentionBounds, _HeadOp):
 
 
 @irdl_op_definition
-class SelectorWidthOp(exactness.SelectorWidthBounds, _SelectorOp):
-    """`%w = craft.selector_width "hist_1" select [(%tokens, %tokens EQ)] [direct] : ...`: the
-    number of selected keys, categorical or numerical (`craft.selector_width.selector_width`);
-    `direct` (numerical only): the share decoded by interpolation, not snapped, for exact
-    queries and keys."""
+class SelectorWidthOp(exactness.SelectorWidthBounds, _NoisyTermsOp):
+    """`%w = craft.selector_width "hist_1" select [(%tokens, %tokens EQ)] [direct]
+    [term_error E] : ...`: the number of selected keys, categorical or numerical
+    (`craft.selector_width.selector_width`); `direct` (numerical only): the share decoded by
+    interpolation, not snapped, for exact queries and keys; `term_error`: the snapped
+    decoder reads keys and queries within l1 E (its ramps absorb the share's noise)."""
 
     name = "craft.selector_width"
     KIND: ClassVar[str] = "selector_width"
     term_args = var_operand_def(SpaceType)
     direct = opt_prop_def(UnitAttr)
-    PAYLOAD_PROPS: ClassVar[tuple[str, ...]] = ("predicates", "direct")
+    PAYLOAD_PROPS: ClassVar[tuple[str, ...]] = ("predicates", "direct", "term_error")
 
     def __init__(self, label: str, terms: Sequence[Term], out: Sequence[Direction] | Space,
-                 layer: int | None = None, direct: bool = False):
+                 layer: int | None = None, direct: bool = False, term_error: float = 0.0):
         args, predicates = _flatten_terms(terms)
         extra = {"direct": UnitAttr()} if direct else {}
         super().__init__(operands=[args], result_types=[SpaceType(out)],
-                         properties=_props(label, layer, predicates=predicates, **extra))
+                         properties=_props(label, layer, predicates=predicates, **extra,
+                                           **_term_error_prop(term_error)))
 
     @property
     def is_direct(self) -> bool:
@@ -468,30 +476,36 @@ class SelectorWidthOp(exactness.SelectorWidthBounds, _SelectorOp):
     def print_payload(self, printer: Printer) -> None:
         if self.is_direct:
             printer.print_string(" direct")
+        self.print_term_error(printer)
 
     @classmethod
     def parse_payload(cls, parser: Parser) -> dict[str, Attribute]:
-        return {"direct": UnitAttr()} if parser.parse_optional_keyword("direct") else {}
+        direct = {"direct": UnitAttr()} if parser.parse_optional_keyword("direct") else {}
+        return {**direct, **cls.parse_term_error(parser)}
 
     def verify_(self) -> None:
         super().verify_()
         out = _space(self.output)
+        where = f"{self.name} '{self.label_text}'"
         if self.is_direct and not out.is_numerical:
-            raise VerifyException(f"{self.name} '{self.label_text}': a direct width is "
-                                  "numerical")
+            raise VerifyException(f"{where}: a direct width is numerical")
+        if self.is_direct and self.term_error_value:
+            raise VerifyException(f"{where}: a direct width reads exact keys and queries "
+                                  "(no term_error)")
         if not out.is_numerical and not all(type(w) is int and w >= 0 for w in out.values):
-            raise VerifyException(f"{self.name} '{self.label_text}': widths are integers >= 0")
+            raise VerifyException(f"{where}: widths are integers >= 0")
         program = checked_parent(self, ProgramOp)
         if program is not None and not out.is_numerical and max(out.values, default=0) > \
                 program.length:
-            raise VerifyException(f"{self.name} '{self.label_text}': a width is at most "
-                                  f"max_seq_len {program.length}")
+            raise VerifyException(f"{where}: a width is at most max_seq_len {program.length}")
 
     def build_block(self, max_seq_len: int) -> craft_blocks.SelectorWidthBlock:
         out = _space(self.output)
         return build_selector_width(self.terms(), out.space, max_seq_len,
                                     numerical_output=out.is_numerical, label=self.label_text,
-                                    direct=self.is_direct)
+                                    direct=self.is_direct,
+                                    query_l1_error=self.term_error_value,
+                                    key_l1_error=self.term_error_value)
 
 
 @irdl_op_definition

@@ -15,7 +15,7 @@ Every craft op states (mixins below, one per construction family):
 | constant_mlp | (no operands) | 0 |
 | categorical_attention | value: anything; selector terms: `term_error` (default `EXACT`) | tolerance + e |
 | numerical_attention | value: magnitude + error <= `magnitude`; terms: `term_error` (default `EXACT`) | tolerance + e |
-| selector_width | terms: `EXACT` | 0 (categorical), its MLP's float32 estimate (numerical) |
+| selector_width | terms: `term_error` (default `EXACT`) | 0 (categorical), its MLP's float32 estimate (numerical) |
 | selector_width, `direct` | terms: 0, float32-exact (`inexact_writer`) | its MLP's bound (interpolant and float32) |
 
 e is the value operand's error. With weight A on the (equally scored) selected keys, the
@@ -40,6 +40,7 @@ from xdsl.ir import SSAValue
 
 from tracr_ir.craft.mlp import direct_lookup_error, direct_sequence_map_error
 from tracr_ir.craft.numerics import float32_error_estimate
+from tracr_ir.craft.selector_width import snapped_share_error
 from tracr_ir.craft.tolerances import EXACT, MLP_READ_TOLERANCE, Bound, fits, output_tolerance
 from tracr_ir.dialects.craft_base import CraftOp, space_of
 from tracr_ir.dialects.craft_layout import RESIDUAL_ATTR, ResidualLayout, check_layout
@@ -194,12 +195,14 @@ def inexact_writer(value: SSAValue) -> CraftOp | None:
 
 
 class SelectorWidthBounds:
-    """`selector_width`: exact for exact selector terms (within `EXACT`; a `direct` one
-    decodes its share without snapping and needs them exact in float32: tolerance 0, and
-    written only by exact lookups, `inexact_writer`)."""
+    """`selector_width`: exact for selector terms within `term_error` (`EXACT` without it;
+    the snapped decoder's ramps absorb the share's noise); a `direct` one decodes its share
+    without snapping and needs them exact in float32: tolerance 0, and written only by exact
+    lookups, `inexact_writer`)."""
 
     def input_tolerances(self: Any, max_seq_len: int) -> list[float]:
-        return [0.0 if self.is_direct else EXACT] * len(self.operands)
+        terms = 0.0 if self.is_direct else max(EXACT, self.term_error_value)
+        return [terms] * len(self.operands)
 
     def inexact_operand(self: Any) -> CraftOp | None:
         """For a `direct` width: the first writer of its keys or queries whose output is not
@@ -215,7 +218,13 @@ class SelectorWidthBounds:
         `direct` one (its output moves with the share)."""
         if self.is_direct:
             return 0.0
-        return 1 / (4 * (max_seq_len + 1) * (max_seq_len + 2))
+        gap = 1 / ((max_seq_len + 1) * (max_seq_len + 2))
+        if not self.term_error_value:
+            return gap / 4
+        # A ramp of slope 4/(gap - 2 delta) saturates within (gap - 2 delta)/8 of its
+        # threshold, and the shares lie gap/2 - delta from it: 3/8 (gap - 2 delta) is left.
+        return min(gap / 4, 3 / 8 * (gap - 2 * snapped_share_error(
+            max_seq_len, len(self.terms()), self.term_error_value)))
 
     def output_bound(self: Any, inputs: Sequence[Bound], max_seq_len: int) -> Bound:
         if not space_of(self.output).is_numerical:

@@ -31,7 +31,8 @@ Default lowerings:
 - SelectorWidth: `craft.selector_width`; numerical: `direct` (the share decoded by an
   interpolating MLP, one layer at every L) when the selector's queries and keys are exact
   and lookups may be direct, else snapped when its float32 error is within the readers'
-  needs, else categorical then a lookup to the number.
+  needs, else categorical then a lookup to the number. A categorical one reads noisy keys
+  and queries as they are (`term_error`) where its snapped decoder absorbs their noise.
 - Select / SelectorAnd / SelectorOr / SelectorNot: no blocks of their own; the attention ops
   that read them take their terms.
 """
@@ -46,6 +47,8 @@ from xdsl.pattern_rewriter import PatternRewriter, RewritePattern
 
 from tracr_ir.analysis.selectors import terms as selector_terms
 from tracr_ir.craft.bases import Space
+from tracr_ir.craft.mlp import map_categorical_mlp
+from tracr_ir.craft.selector_width import noisy_term_tolerance
 from tracr_ir.dialects import craft, rasp
 from tracr_ir.errors import PipelineError, UnsupportedProgramError
 from tracr_ir.dialects.program import describe
@@ -188,9 +191,13 @@ NUMERICAL_TERM_SHARE = 1 / 4
 
 def term_tolerance(a: Analysis, head: Operation) -> float | None:
     """The l1 error a head's selector terms may be read with (unsnapped keys and queries),
-    or None if they must be exact: a SelectorWidth, a head nothing reads, or a tolerance
-    below `direct_floor` (no softmax reaches it; the terms are then read within
-    `MLP_READ_TOLERANCE` and snapped).
+    or None if they must be exact: a head nothing reads, or a tolerance below `direct_floor`
+    (no softmax reaches it; the terms are then read within `MLP_READ_TOLERANCE` and snapped).
+
+    A SelectorWidth's snapped decoder takes terms within `selector_width.noisy_term_tolerance`:
+    their score noise keeps its share within a quarter of the least gap between shares,
+    where its ramps still resolve it (a numerical width's direct decoder needs exact ones:
+    the lowering snaps them where that is narrower, `LowerSelectorWidth`).
 
     Terms with l1 error e shift each of the m terms' scores by at most s (2e + e^2)
     (`numerics.score_noise`): D <= c s with c = m (2e + e^2), which shrinks the leakage gap
@@ -206,10 +213,13 @@ def term_tolerance(a: Analysis, head: Operation) -> float | None:
     These only choose what to ask of the terms' writers: the lowering builds the head with
     the terms' actual error and the scale `numerics.attention_scale` finds for it, or snaps
     them (`LowerAggregate.lower`), and `craft-verify-exactness` checks the result."""
+    y, length = head.results[0], a.program.length
+    n_terms = len(selector_terms(head.operands[0]) or ())
+    if isinstance(head, rasp.SelectorWidthOp) and n_terms:
+        tolerance = noisy_term_tolerance(length, n_terms)
+        return tolerance if tolerance >= direct_floor(length) else None
     if not isinstance(head, rasp.AggregateOp):
         return None
-    y, length = head.output, a.program.length
-    n_terms = len(selector_terms(head.selector) or ())
     if not n_terms or not math.isfinite(a.required(y)):
         return None
     if encoding(y) == CAT:
@@ -444,13 +454,25 @@ class LowerSelectorWidth(RaspLowering):
     OP = rasp.SelectorWidthOp
 
     def reads(self, op: rasp.SelectorWidthOp, analysis: Analysis) -> list[Read]:
-        return selector_reads(op.selector)
+        return selector_reads(op.selector, term_tolerance(analysis, op))
 
     def lower(self, op: rasp.SelectorWidthOp, state: LoweringState) -> SSAValue:
         label, y = op.label.data, op.output
-        terms = state.terms(op.selector)
         if encoding(y) == CAT:
-            return state.add(craft.SelectorWidthOp(label, terms, state.space(label, y)))
+            terms, term_error = width_terms(state, op)
+            return state.add(craft.SelectorWidthOp(label, terms, state.space(label, y),
+                                                   term_error=term_error))
+        # Noisy keys or queries: the snapped decoder reads them as they are (2L + 1 units)
+        # where that is within the readers' needs and no wider than the direct decoder (L
+        # units) after the snapping MLPs exact terms would need.
+        terms, error = width_terms(state, op)
+        if error:
+            noisy = craft.SelectorWidthOp(label, terms, state.space(label, y), term_error=error)
+            if fits(state.bound_of(noisy).error, state.required(y)) and (
+                    noisy.block(state.L).mlp.hidden_size <= state.L + snap_width(state, op)):
+                return state.add(noisy)
+            noisy.erase()
+        terms = state.terms(op.selector)
         # The interpolating (direct) decoder where its queries and keys are exact (and
         # lookups may pass errors on: not under LayerNorm), then the snapped one.
         for direct in (True, False) if state.direct else (False,):
@@ -466,6 +488,41 @@ class LowerSelectorWidth(RaspLowering):
         cat = state.add(craft.SelectorWidthOp(mid, terms, Space.categorical(mid, values)))
         return state.lookup(label, cat, {v: v for v in values}, state.space(label, y),
                             lookup_need(state, y))
+
+
+def width_terms(state: LoweringState, op: rasp.SelectorWidthOp
+                ) -> tuple[list[craft.Term], float]:
+    """A SelectorWidth's terms and `term_error`: its keys and queries as they are where
+    they are within `term_tolerance` (with `direct` lookups on), else exact (noisy ones
+    snapped)."""
+    tolerance = term_tolerance(state, op) if state.direct else None
+    if tolerance is not None:
+        terms = state.terms(op.selector, exact=False)
+        error = state.term_error(terms)
+        if error <= EXACT:
+            return terms, 0.0
+        if fits(error, tolerance):
+            return terms, error
+    return state.terms(op.selector), 0.0
+
+
+def snap_width(state: LoweringState, op: rasp.SelectorWidthOp) -> int:
+    """The hidden units of the snapping MLPs (`LoweringState.get_exact`) that exact keys and
+    queries of `op`'s selector would add: one per noisy s-op not snapped yet."""
+    units, seen = 0, set()
+    for term in selector_terms(op.selector) or ():
+        select = term.owner
+        if isinstance(select, rasp.SelectorNotOp):
+            select = select.inner.owner
+        for s in (select.keys, select.queries):  # type: ignore[union-attr]
+            if s in seen or state.has_exact(s):
+                continue
+            seen.add(s)
+            values = state.values(s)
+            block = map_categorical_mlp(Space.categorical("x", values),
+                                        Space.categorical("y", values), {v: v for v in values})
+            units += block.hidden_size
+    return units
 
 
 class SelectorsAreTerms(RaspLowering):
