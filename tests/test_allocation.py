@@ -138,7 +138,7 @@ def test_greedy_keeps_the_critical_path_and_tracr_rule_widths_where_it_can(seed,
                              tracr_heads, tracr_hidden) is None
 
 
-@pytest.mark.parametrize("seed", [9, 44])
+@pytest.mark.parametrize("seed", [44, 217])
 def test_critical_path_where_tracr_rule_is_narrower_is_exact_end_to_end(seed):
     """random_program(seed, 8) at max_seq_len 4: tracr's rule on these blocks takes a layer
     more for narrower MLP layers; greedy keeps the critical path, and the model is exact."""

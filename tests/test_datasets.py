@@ -88,7 +88,7 @@ def test_rerun_computes_only_missing_shards(local_dataset: Path, tmp_path: Path)
 
 
 def test_refused_programs_become_rows(tmp_path: Path) -> None:
-    options = datasets.DatasetOptions(n=6, seed=0, pipeline=SMALL_TABLES)
+    options = datasets.DatasetOptions(n=6, seed=1, pipeline=SMALL_TABLES)
     rows = [compile_row(options, i)[0] for i in range(6)]
     refused = [row for row in rows if row["status"] == "refused"]
     assert refused and len(refused) < 6

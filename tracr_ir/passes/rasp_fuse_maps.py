@@ -1,4 +1,5 @@
-"""`rasp-fuse-maps`: a Map of a Map or of a SequenceMap becomes one table.
+"""`rasp-fuse-maps`: a Map of a Map or of a SequenceMap becomes one table, and a
+SequenceMap whose function ignores one operand becomes a Map of the other.
 
 ```
 %a = rasp.map "a_1" %tokens {1 -> 2, 2 -> 3} : !rasp.sop<categorical, {2, 3}>
@@ -20,6 +21,19 @@ layer; the fused MLP is never wider than the outer one's (its table has at most 
 table's output values and the inner table's arguments), so a chain of Maps is one lookup.
 Runs on inferred programs (tables, not Python functions); an intermediate read by anything
 else (the program output included) is left alone.
+
+A categorical SequenceMap whose table gives, for each value of one operand, the same output
+for every value of the other (never None) is a Map of the first:
+```
+%s = rasp.sequence_map "s_1" %indices, %agg {(0, 0) -> 0, (0, 1) -> 0, (1, 0) -> 1, (1, 1) -> 1}
+    : !rasp.sop<categorical, {0, 1}>
+```
+(with `%agg : !rasp.sop<categorical, {0, 1}>`) becomes
+`%s = rasp.map "s_1" %indices {0 -> 0, 1 -> 1} : !rasp.sop<categorical, {0, 1}>`: a lookup
+of one operand (one hidden unit per output value at most) instead of a table over the pairs
+(one per pair, tracr's width), and the ignored operand's error no longer reaches it. The
+value sets are over-approximations, so a table constant over them is constant on every
+input; a None in the ignored operand (the sequence map gives None there) keeps the op.
 """
 
 from __future__ import annotations
@@ -30,6 +44,7 @@ from typing import Any
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.pattern_rewriter import (
+    GreedyRewritePatternApplier,
     PatternRewriter,
     PatternRewriteWalker,
     RewritePattern,
@@ -74,11 +89,54 @@ class FuseMapOfTable(RewritePattern):
         rewriter.erase(inner)
 
 
+def one_operand_table(table: dict[tuple[Any, Any], Any], keys: tuple | None,
+                      ignored: tuple | None, position: int) -> dict[Any, Any] | None:
+    """{x: output} if `table` (over pairs) gives one output for each `x` in `keys` (the
+    operand at `position` of the pair) whatever the `ignored` operand's value; None if it
+    depends on that value, lacks an entry, or a value set is unknown or `ignored` may be
+    None."""
+    if keys is None or not ignored or None in ignored:
+        return None
+    fused: dict[Any, Any] = {}
+    for x in keys:
+        if x is None:
+            continue
+        outputs = {table.get((x, y) if position == 0 else (y, x), _MISSING) for y in ignored}
+        if len(outputs) != 1 or _MISSING in outputs:
+            return None
+        fused[x] = outputs.pop()
+    return fused
+
+
+class MapOfOneOperand(RewritePattern):
+    """sequence_map(x, y) -> map(x) (or map(y)) when the table ignores the other operand."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: rasp.SequenceMapOp, rewriter: PatternRewriter) -> None:
+        if op.table is None or op.fst is op.snd:
+            return
+        table = op.table.as_dict()
+        for position, kept, ignored in ((0, op.fst, op.snd), (1, op.snd, op.fst)):
+            if kept.type.is_numerical:  # type: ignore[attr-defined]
+                continue
+            fused = one_operand_table(table, kept.type.value_set,  # type: ignore[attr-defined]
+                                      ignored.type.value_set, position)  # type: ignore[attr-defined]
+            if fused is not None:
+                new = rasp.MapOp.create(
+                    operands=[kept], result_types=[op.output.type],
+                    properties={"label": op.label, "table": TableAttr.from_dict(fused)})
+                new.results[0].name_hint = op.output.name_hint
+                rewriter.replace(op, new)
+                return
+
+
 @dataclass(frozen=True)
 class RaspFuseMaps(ModulePass):
-    """Fuse Maps into the Map or SequenceMap they read (see the module docstring)."""
+    """Fuse Maps into the Map or SequenceMap they read, and make a SequenceMap that ignores
+    an operand a Map (see the module docstring)."""
 
     name = "rasp-fuse-maps"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        PatternRewriteWalker(FuseMapOfTable(), apply_recursively=True).rewrite_module(op)
+        PatternRewriteWalker(GreedyRewritePatternApplier([MapOfOneOperand(), FuseMapOfTable()]),
+                             apply_recursively=True).rewrite_module(op)
