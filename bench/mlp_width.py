@@ -24,6 +24,7 @@ means and the programs where ours is wider.
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import math
 import statistics
@@ -101,8 +102,9 @@ def measure(program: Any, vocab: Any, length: int) -> dict[str, Any] | None:
     except TracrIRError as e:
         return {"error": str(e).splitlines()[0]}
     ours, theirs = blocks["our_layers"], blocks["tracr_layers"]
-    return {"ours": {"widest": max(ours, default=0), "total": sum(ours)},
-            "tracr": {"widest": max(theirs, default=0), "total": sum(theirs)},
+    return {"ours": {"widest": max(ours, default=0), "total": sum(ours), "layers": len(ours)},
+            "tracr": {"widest": max(theirs, default=0), "total": sum(theirs),
+                      "layers": len(theirs)},
             "blocks_wider": blocks["wider"], "not_comparable": blocks["short"]}
 
 
@@ -125,13 +127,31 @@ def summary(rows: list[dict[str, Any]], what: str) -> dict[str, Any]:
         out[f"{key}_wider"] = [r["program"] for r, x in zip(ok, rs) if x is not None and x > 1]
     out["blocks_wider"] = [r["program"] for r in ok if r["blocks_wider"]]
     out["not_comparable"] = [r["program"] for r in ok if r["not_comparable"]]
+    by_name = {r["program"]: r for r in ok}
+    out["widest_wider_why"] = dict(collections.Counter(
+        why_wider(by_name[name]) for name in out["widest_wider"]))
     print(f"{what}: {out['programs']} programs; geometric mean ours/tracr: widest MLP layer "
           f"{out['widest_geomean']:.2f}, total hidden {out['total_geomean']:.2f}; wider than "
           f"tracr: per block {len(out['blocks_wider'])} {out['blocks_wider'][:8]} (tracr's "
           f"value sets short, blocks not compared: {len(out['not_comparable'])}), widest "
           f"layer {len(out['widest_wider'])} {out['widest_wider'][:8]}, total "
           f"{len(out['total_wider'])} {out['total_wider'][:8]}")
+    print(f"  widest layer above tracr's, why: {out['widest_wider_why']}")
     return out
+
+
+def why_wider(row: dict[str, Any]) -> str:
+    """Why a program's widest MLP layer is above tracr's: `tracr's value sets short` (a
+    block of tracr's misses inputs, so its narrower MLP is wrong there), `more hidden units`
+    (ours has more in total, every block compared), `fewer layers` (the same or fewer units
+    packed into fewer layers), or `other`."""
+    if row["not_comparable"]:
+        return "tracr's value sets short"
+    if row["ours"]["total"] > row["tracr"]["total"]:
+        return "more hidden units"
+    if row["ours"]["layers"] < row["tracr"]["layers"]:
+        return "fewer layers"
+    return "other"
 
 
 def main(argv: list[str] | None = None) -> int:
