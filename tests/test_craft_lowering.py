@@ -204,10 +204,11 @@ def test_numerical_selector_width_goes_through_categorical_when_float32_needs_it
     assert_exact(program, direct, inputs)
 
 
-def test_attention_outputs_read_as_keys_by_a_categorical_width():
-    """A categorical SelectorWidth reads an attention output as it is (`term_error`, no
-    snapping MLP); with `direct` lookups off, or for a numerical width (its direct decoder
-    needs float32-exact one-hots), the keys are snapped. Exact either way."""
+def test_attention_outputs_read_as_keys_by_a_width():
+    """A SelectorWidth, categorical or numerical, reads an attention output as it is
+    (`term_error`, no snapping MLP; the numerical one with its snapped decoder: the direct
+    one needs float32-exact one-hots); with `direct` lookups off the keys are snapped.
+    Exact either way."""
     reverse = lib.make_reverse(rasp.tokens)
     program = rasp.SelectorWidth(rasp.Select(reverse, rasp.tokens, rasp.Comparison.LT))
     inputs = LIB_BY_NAME["make_hist"].inputs(16, 60)
@@ -218,12 +219,15 @@ def test_attention_outputs_read_as_keys_by_a_categorical_width():
                 and op.label_text == program.label]
     assert 0 < width.term_error_value <= noisy_term_tolerance(16, 1)
     assert_exact(program, craft_op, inputs)
-    for changed, pipeline in ((program, PIPELINE.replace("lower-rasp-to-craft",
-                                                         "lower-rasp-to-craft{direct=false}")),
-                              (rasp.numerical(program), PIPELINE)):
+    numerical = rasp.numerical(rasp.SelectorWidth(rasp.Select(reverse, rasp.tokens,
+                                                              rasp.Comparison.LT)))
+    for changed, pipeline, snapped in (
+            (program, PIPELINE.replace("lower-rasp-to-craft", "lower-rasp-to-craft{direct=false}"),
+             True),
+            (numerical, PIPELINE, False)):
         craft_op = craft_program(run_pipeline(to_ir(changed, {"a", "b", "c"}, 16), pipeline))
         labels = [op.label_text for op in craft_op.block.ops if isinstance(op, craft.CraftOp)]
-        assert any(label.endswith("_snap") for label in labels), labels
+        assert any(label.endswith("_snap") for label in labels) == snapped, labels
         assert_exact(changed, craft_op, inputs)
 
 

@@ -23,8 +23,7 @@ A categorical Aggregate read by a Select (directly or through Maps and SequenceM
 compared too: an Aggregate's head reads such noisy keys and queries as they are, with a scale
 that accounts for their error (`term_error`), as tracr reads them, and a lookup of it passes
 the error on (`direct`) with room for its own float32 rounding; so does a SelectorWidth's
-snapped decoder (a numerical width takes the narrower of that and its direct decoder after
-snapping).
+snapped decoder, categorical or numerical.
 """
 
 from __future__ import annotations
@@ -120,7 +119,8 @@ def test_the_one_op_programs_of_issue_12():
             rasp.Map(lambda x: x + 1, rasp.tokens, simplify=False)), simplify=False)), 1),
     ]
     for program, width in cases:
-        ours, layers = tb.our_mlp_block_widths(program, vocab, 5, [n.label for n in rasp.walk(program)])
+        ours, layers, _ = tb.our_mlp_block_widths(program, vocab, 5,
+                                                  [n.label for n in rasp.walk(program)])
         assert ours[program.label] == sum(layers) == width
         assert_no_wider(program, vocab, 5, per_layer=True)
 

@@ -47,7 +47,6 @@ from xdsl.pattern_rewriter import PatternRewriter, RewritePattern
 
 from tracr_ir.analysis.selectors import terms as selector_terms
 from tracr_ir.craft.bases import Space
-from tracr_ir.craft.mlp import map_categorical_mlp
 from tracr_ir.craft.selector_width import noisy_term_tolerance
 from tracr_ir.dialects import craft, rasp
 from tracr_ir.errors import PipelineError, UnsupportedProgramError
@@ -196,8 +195,8 @@ def term_tolerance(a: Analysis, head: Operation) -> float | None:
 
     A SelectorWidth's snapped decoder takes terms within `selector_width.noisy_term_tolerance`:
     their score noise keeps its share within a quarter of the least gap between shares,
-    where its ramps still resolve it (a numerical width's direct decoder needs exact ones:
-    the lowering snaps them where that is narrower, `LowerSelectorWidth`).
+    where its ramps still resolve it (a numerical width's direct decoder needs float32-exact
+    ones, which noisy terms never are, even snapped: `LowerSelectorWidth`).
 
     Terms with l1 error e shift each of the m terms' scores by at most s (2e + e^2)
     (`numerics.score_noise`): D <= c s with c = m (2e + e^2), which shrinks the leakage gap
@@ -458,25 +457,17 @@ class LowerSelectorWidth(RaspLowering):
 
     def lower(self, op: rasp.SelectorWidthOp, state: LoweringState) -> SSAValue:
         label, y = op.label.data, op.output
-        if encoding(y) == CAT:
-            terms, term_error = width_terms(state, op)
-            return state.add(craft.SelectorWidthOp(label, terms, state.space(label, y),
-                                                   term_error=term_error))
-        # Noisy keys or queries: the snapped decoder reads them as they are (2L + 1 units)
-        # where that is within the readers' needs and no wider than the direct decoder (L
-        # units) after the snapping MLPs exact terms would need.
         terms, error = width_terms(state, op)
-        if error:
-            noisy = craft.SelectorWidthOp(label, terms, state.space(label, y), term_error=error)
-            if fits(state.bound_of(noisy).error, state.required(y)) and (
-                    noisy.block(state.L).mlp.hidden_size <= state.L + snap_width(state, op)):
-                return state.add(noisy)
-            noisy.erase()
-        terms = state.terms(op.selector)
-        # The interpolating (direct) decoder where its queries and keys are exact (and
-        # lookups may pass errors on: not under LayerNorm), then the snapped one.
-        for direct in (True, False) if state.direct else (False,):
-            width = craft.SelectorWidthOp(label, terms, state.space(label, y), direct=direct)
+        if encoding(y) == CAT:
+            return state.add(craft.SelectorWidthOp(label, terms, state.space(label, y),
+                                                   term_error=error))
+        # The interpolating (direct) decoder where its queries and keys are float32-exact
+        # (and lookups may pass errors on: not under LayerNorm), then the snapped one. Noisy
+        # terms never are (nor are their snaps: a snapped head's output is exact only within
+        # float32 rounding), so the snapped decoder reads them as they are.
+        for direct in (True, False) if state.direct and not error else (False,):
+            width = craft.SelectorWidthOp(label, terms, state.space(label, y), direct=direct,
+                                          term_error=error)
             tolerances = width.input_tolerances(state.L)
             if all(fits(state.error(v), t) for v, t in zip(width.operands, tolerances)) \
                     and width.inexact_operand() is None \
@@ -485,7 +476,8 @@ class LowerSelectorWidth(RaspLowering):
             width.erase()
         values = state.values(y)
         mid = state.fresh(f"{label}_cat")
-        cat = state.add(craft.SelectorWidthOp(mid, terms, Space.categorical(mid, values)))
+        cat = state.add(craft.SelectorWidthOp(mid, terms, Space.categorical(mid, values),
+                                              term_error=error))
         return state.lookup(label, cat, {v: v for v in values}, state.space(label, y),
                             lookup_need(state, y))
 
@@ -504,25 +496,6 @@ def width_terms(state: LoweringState, op: rasp.SelectorWidthOp
         if fits(error, tolerance):
             return terms, error
     return state.terms(op.selector), 0.0
-
-
-def snap_width(state: LoweringState, op: rasp.SelectorWidthOp) -> int:
-    """The hidden units of the snapping MLPs (`LoweringState.get_exact`) that exact keys and
-    queries of `op`'s selector would add: one per noisy s-op not snapped yet."""
-    units, seen = 0, set()
-    for term in selector_terms(op.selector) or ():
-        select = term.owner
-        if isinstance(select, rasp.SelectorNotOp):
-            select = select.inner.owner
-        for s in (select.keys, select.queries):  # type: ignore[union-attr]
-            if s in seen or state.has_exact(s):
-                continue
-            seen.add(s)
-            values = state.values(s)
-            block = map_categorical_mlp(Space.categorical("x", values),
-                                        Space.categorical("y", values), {v: v for v in values})
-            units += block.hidden_size
-    return units
 
 
 class SelectorsAreTerms(RaspLowering):

@@ -162,10 +162,6 @@ class LoweringState:
                                             Space.categorical(label, values))
         return forms[EXACT_FORM]
 
-    def has_exact(self, v: SSAValue) -> bool:
-        """Whether `get_exact(v)` adds nothing: `v`'s categorical form is exact, or snapped."""
-        return EXACT_FORM in self._forms(v) or self.error(self.get_cat(v)) <= EXACT
-
     def form(self, v: SSAValue, form: str) -> SSAValue:
         return {CAT: self.get_cat, NUM: self.get_num, EXACT_FORM: self.get_exact}[form](v)
 
