@@ -37,6 +37,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "tests"))
 
 import tracr_bridge as tb  # noqa: E402
+from xdsl.pattern_rewriter import PatternRewriteWalker  # noqa: E402
+from xdsl.transforms.dead_code_elimination import dce  # noqa: E402
 from programs import add_program_args, lengths, random_programs  # noqa: E402
 from lib_cases import LIB_CASES  # noqa: E402
 
@@ -44,6 +46,7 @@ from tracr_ir import rasp  # noqa: E402
 from tracr_ir.compiler import run_pipeline  # noqa: E402
 from tracr_ir.dialects import rasp as rasp_dialect  # noqa: E402
 from tracr_ir.errors import TracrIRError  # noqa: E402
+from tracr_ir.passes.rasp_fuse_maps import MapOfOneOperand  # noqa: E402
 from tracr_ir.testing import compile_to_stage  # noqa: E402
 
 
@@ -61,7 +64,9 @@ def compare_blocks(program: Any, vocab: Any, max_seq_len: int) -> dict[str, Any]
     """Our MLP blocks against tracr's, per s-op: `wider` {label: (ours, tracr's)} where ours
     is wider. Our hidden units of an s-op are its own block's and its helpers' (labelled
     after it, e.g. a snap); an s-op that `rasp-fuse-maps` fused into its single reader has no
-    block of ours, and its tracr block's width counts for the reader. A block reading an
+    block of ours, and its tracr block's width counts for the reader (its single reader whose
+    result reaches what our model computes: a dead reader is not compiled; along a fused
+    chain, to the op at its end). A block reading an
     s-op whose tracr value set lacks values the s-op can hold is not compared (`short`):
     tracr's block has no breakpoints for them and is wrong there. Also the per-layer widths
     (`our_layers`, `tracr_layers`) and `ours` per label (None: a block for no s-op)."""
@@ -69,7 +74,7 @@ def compare_blocks(program: Any, vocab: Any, max_seq_len: int) -> dict[str, Any]
     tracr_by_label, tracr_layers, tracr_values = tb.tracr_mlp_block_widths(
         tracr_program, vocab, max_seq_len)
     theirs = {label: tracr_by_label.get(t, 0) for label, t in tracr_labels.items()}
-    ours, our_layers = tb.our_mlp_block_widths(program, vocab, max_seq_len, theirs)
+    ours, our_layers, live = tb.our_mlp_block_widths(program, vocab, max_seq_len, theirs)
     values = refined_values(program, vocab, max_seq_len)
     short = {label for label, t in tracr_labels.items() if label in values
              and tracr_values.get(t) is not None and not values[label] <= set(tracr_values[t])}
@@ -81,13 +86,49 @@ def compare_blocks(program: Any, vocab: Any, max_seq_len: int) -> dict[str, Any]
     for node in rasp.walk(program):
         if any(child.label in short for child in node.children):
             budget[node.label] = math.inf  # tracr's block misses inputs: not comparable
-    for node in rasp.walk(program):
-        fused_into = readers.get(node.label, set())
-        if ours.get(node.label) == 0 and len(fused_into) == 1:
+    kept = reaching_output(program, vocab, max_seq_len)
+    used: set[str] = set()  # s-ops whose result reaches the output in our program
+    for node in reversed(list(rasp.walk(program))):  # readers first
+        if node.label in kept or (node.label in kept.fused
+                                  and readers.get(node.label, set()) & used):
+            used.add(node.label)
+    for node in rasp.walk(program):  # operands first: a fused chain passes budgets along
+        fused_into = readers.get(node.label, set()) & used
+        if ours.get(node.label) == 0 and node.label not in live and len(fused_into) == 1:
             budget[next(iter(fused_into))] += budget[node.label]
     wider = {t: (ours[t], budget[t]) for t in theirs if ours[t] > budget[t]}
     return {"wider": wider, "short": sorted(short), "ours": ours,
             "our_layers": our_layers, "tracr_layers": tracr_layers}
+
+
+class _Labels(set):
+    fused: set[str]
+
+
+def _labels(module: Any) -> dict[Any, str]:
+    return {op.results[0]: op.label.data for op in module.walk()
+            if isinstance(op, rasp_dialect.RaspOp) and op.results and hasattr(op, "label")}
+
+
+def reaching_output(program: Any, vocab: Any, max_seq_len: int) -> _Labels:
+    """The labels of the s-ops whose result reaches the output after `rasp-fuse-maps`, and
+    (`fused`) those it fused into their reader: still there after its one-operand rewrites
+    and the dead code they leave are removed (`MapOfOneOperand`), gone after the pass."""
+    module = compile_to_stage(program, vocab, max_seq_len, "rasp")
+    PatternRewriteWalker(MapOfOneOperand(), apply_recursively=True).rewrite_module(module)
+    dce(module)
+    before = set(_labels(module).values())
+    by_value = _labels(run_pipeline(module, "rasp-fuse-maps"))
+    out = _Labels()
+    out.fused = before - set(by_value.values())
+    todo = [o for op in module.walk() if isinstance(op, rasp_dialect.OutputOp)
+            for o in op.operands]
+    while todo:
+        v = todo.pop()
+        if v in by_value and by_value[v] not in out:
+            out.add(by_value[v])
+            todo.extend(v.owner.operands)
+    return out
 
 
 def measure(program: Any, vocab: Any, length: int) -> dict[str, Any] | None:

@@ -187,26 +187,43 @@ def tracr_mlp_block_widths(program, vocab, max_seq_len: int
 
 
 def our_mlp_block_widths(program, vocab, max_seq_len: int,
-                         labels) -> tuple[dict[str, int], list[int]]:
+                         labels) -> tuple[dict[str, int], list[int], set[str | None]]:
     """Our hidden units per s-op label (an MLP counts for the longest label its own label
-    equals or extends with `_`; under None if there is none) and per layer."""
+    equals or extends with `_`; under None if there is none) and per layer. A snap (the
+    identity MLP `<x>_snap` that makes a noisy `x` exact for a selector) counts for the
+    s-ops whose blocks read it (a SelectorWidth, or an Aggregate's head), for each of them:
+    it is part of how they compute their function, which tracr computes from `x` as it is.
+    Also the labels that have any craft op (heads included): the s-ops our model computes."""
     from tracr_ir.dialects import craft
     from tracr_ir.testing import compile_to_stage
 
     module = compile_to_stage(program, vocab, max_seq_len, "craft")
     by_label = dict.fromkeys(labels, 0)
     by_layer: dict[int, int] = {}
+    live: set[str | None] = set()
+
+    def owner(label: str) -> str | None:
+        own = [t for t in labels if label == t or label.startswith(f"{t}_")]
+        return max(own, key=len) if own else None  # None: a helper named otherwise
+
     for op in module.walk():
+        if isinstance(op, craft.CraftOp):
+            live.add(owner(op.label_text))
         if not isinstance(op, craft.CraftOp) or craft.block_kind(op) == "attention":
             continue
         block = op.block(max_seq_len)
         width = len((block.mlp if craft.block_kind(op) == "selector_width" else block)
                     .hidden_space)
-        own = [t for t in labels if op.label_text == t or op.label_text.startswith(f"{t}_")]
-        key = max(own, key=len) if own else None  # None: a helper named otherwise
-        by_label[key] = by_label.get(key, 0) + width
+        readers = {use.operation for use in op.output.uses
+                   if isinstance(use.operation, craft.CraftOp)}
+        if op.label_text.endswith("_snap") and readers:
+            for key in {owner(r.label_text) for r in readers}:
+                by_label[key] = by_label.get(key, 0) + width
+        else:
+            key = owner(op.label_text)
+            by_label[key] = by_label.get(key, 0) + width
         by_layer[op.layer_index] = by_layer.get(op.layer_index, 0) + width
-    return by_label, [by_layer.get(i, 0) for i in range(max(by_layer, default=-1) + 1)]
+    return by_label, [by_layer.get(i, 0) for i in range(max(by_layer, default=-1) + 1)], live
 
 
 def tracr_apply(model: Any, xs: Sequence[Any],
