@@ -69,6 +69,7 @@ from tracr_ir.lowering.precision import (
     label_of,
     map_reads,
     map_table,
+    may_be_noisy,
     resolvable,
 )
 from tracr_ir.lowering.state import LoweringState
@@ -251,7 +252,8 @@ def lookup_reads(analysis: Analysis, x: SSAValue, table: dict, y: SSAValue) -> l
 def _pair_reads(op: rasp.SequenceMapOp | rasp.LinearSequenceMapOp,
                 analysis: Analysis) -> list[Read]:
     """Both operands categorical: within `direct_tolerance` of the output's need over the
-    other operand's number of values (a direct sequence map adds n2 e1 + n1 e2)."""
+    other operand's number of values (a direct sequence map adds n2 e1 + n1 e2), half of the
+    need each, or all of it for one whose other operand is exact (`may_be_noisy`)."""
     if isinstance(op, rasp.SequenceMapOp):
         table = op.table.as_dict() if op.table is not None else {}
     else:
@@ -262,8 +264,9 @@ def _pair_reads(op: rasp.SequenceMapOp | rasp.LinearSequenceMapOp,
     n1, n2 = len(analysis.values(op.fst)), len(analysis.values(op.snd))
     need = _lookup_need(analysis, analysis.required(op.output), op.output)
     length, reserve = analysis.program.length, float32_reserve(scale, op.output)
-    return [(op.fst, CAT, direct_tolerance(need, 2 * n2 * scale, length, reserve)),
-            (op.snd, CAT, direct_tolerance(need, 2 * n1 * scale, length, reserve))]
+    shares = 2 if may_be_noisy(op.fst) and may_be_noisy(op.snd) else 1
+    return [(op.fst, CAT, direct_tolerance(need, shares * n2 * scale, length, reserve)),
+            (op.snd, CAT, direct_tolerance(need, shares * n1 * scale, length, reserve))]
 
 
 def lower_map(state: LoweringState, label: str, x: SSAValue, table: dict,

@@ -86,6 +86,26 @@ def required_from(needs: tuple[float | None, float | None] | None, v: SSAValue) 
     return math.inf if num is None else num  # not read: a dead value, erased at the end
 
 
+def may_be_noisy(v: SSAValue) -> bool:
+    """Whether `v`'s categorical form may carry an l1 error: a categorical Aggregate (a
+    softmax average), or a categorical Map or SequenceMap of one (a direct lookup passes the
+    error on), or an op of another dialect (its lowering's error is unknown here). Program
+    inputs, SelectorWidths, constants and discretised numbers are exact."""
+    todo, seen = [v], set()
+    while todo:
+        x = todo.pop()
+        if x in seen or encoding(x) != CAT:
+            continue
+        seen.add(x)
+        op = x.owner
+        if isinstance(op, (rasp.MapOp, rasp.SequenceMapOp, rasp.LinearSequenceMapOp)):
+            todo.extend(op.operands)
+        elif isinstance(op, Operation) and not isinstance(op, (rasp.SelectorWidthOp,
+                                                               rasp.FullOp)):
+            return True
+    return False
+
+
 def output_tolerance_of(values: Iterable[Any]) -> float:
     """How far a numerical program output holding `values` may be off."""
     return output_tolerance(max((abs(float(x)) for x in values), default=0.0))
