@@ -14,11 +14,13 @@ from hypothesis import strategies as st
 
 from tracr_ir import compile_rasp_to_model, rasp
 from tracr_ir.analysis.facts import ProgramFacts
-from tracr_ir.analysis.witness import EXHAUSTIVE_BUDGET, Exhaustive, input_count
+from tracr_ir.analysis.witness import UNDEFINED, EXHAUSTIVE_BUDGET, Exhaustive, input_count
 from tracr_ir.compiler import run_pipeline, to_ir
 from tracr_ir.dialects import rasp as rasp_ir
 from tracr_ir.errors import UnsupportedProgramError
+from tracr_ir.interpreters.rasp import _interpreter
 from tracr_ir.testing import outputs_equal
+from tracr_ir.testing.strategies import programs
 
 
 def every_input(vocab, max_seq_len):
@@ -242,3 +244,34 @@ def test_two_values_on_one_rare_pair_of_tokens_are_refused_with_that_input():
     assert len(xs) == 12 and (xs[0], xs[11], int(found.group(2))) == (3, 7, 11)
     row = rasp.evaluate(sel, xs)[11]
     assert [k for k, s in enumerate(row) if s] == [0, 11]
+
+
+@settings(max_examples=25, deadline=None)
+@given(programs(max_steps=8))
+def test_exhaustive_runs_share_results_without_changing_them(program):
+    """`Exhaustive.envs` runs each op once per distinct operand values (and length) and shares
+    the result: every op's values on every input are those of running it on that input
+    (where its operands are defined), and None on the inputs where running it raises."""
+    module = run_pipeline(to_ir(program, {1, 2, 3}, 4), "rasp-infer-values")
+    (prog,) = [op for op in module.walk() if isinstance(op, rasp_ir.ProgramOp)]
+    exhaustive = Exhaustive(prog)
+    assert exhaustive.complete
+    envs = exhaustive.envs()
+    inputs = [list(xs) for n in range(1, 5) for xs in itertools.product([1, 2, 3], repeat=n)]
+    assert len(envs) >= len(inputs)
+    ops = [op for op in prog.block.ops if op.results]
+    for xs, env in zip(inputs, envs):
+        interpreter, _ = _interpreter(prog, len(xs))
+        plain = {prog.tokens: list(xs), prog.indices: list(range(len(xs)))}
+        for op in ops:
+            if any(v not in plain for v in op.operands):
+                assert op.results[0] not in env
+                continue
+            try:
+                (plain[op.results[0]],) = interpreter.run_op(
+                    op, tuple(plain[v] for v in op.operands))
+            except UNDEFINED:
+                assert op.results[0] not in env
+                continue
+            got, want = env[op.results[0]], plain[op.results[0]]
+            assert got == want and repr(got) == repr(want), (op, xs)

@@ -101,6 +101,14 @@ class Exhaustive:
         self.program = program
         self.complete = exhaustive(program)
         self._envs: list[dict[SSAValue, Any]] | None = None
+        # (op, input length, its operands' ids) -> its result, or None where it raised:
+        # many inputs give an op the same operands (all those of a length, for ops of
+        # indices). Every value is interned (`_intern`: one object per distinct value, kept
+        # alive there), so ids identify values.
+        self._memo: dict[tuple[Operation, int, tuple[int, ...]], Any] = {}
+        self._interned: dict[Any, Any] = {}
+        self._plan = [(op, op.results[0], tuple(op.operands))
+                      for op in program.block.ops if op.results]
 
     def envs(self) -> list[dict[SSAValue, Any]]:
         if self._envs is None:
@@ -110,20 +118,45 @@ class Exhaustive:
         return self._envs
 
     def _run(self, xs: list[Any]) -> dict[SSAValue, Any]:
-        program = self.program
-        interpreter, current = _interpreter(program, len(xs))
-        env: dict[SSAValue, Any] = {program.tokens: list(xs),
-                                    program.indices: list(range(len(xs)))}
-        for op in program.block.ops:
-            if not op.results or any(v not in env for v in op.operands):
-                continue
+        program, n = self.program, len(xs)
+        interpreter, current = _interpreter(program, n)
+        env: dict[SSAValue, Any] = {program.tokens: self._intern(list(xs)),
+                                    program.indices: self._intern(list(range(n)))}
+        memo = self._memo
+        for op, result, operands in self._plan:
             try:
-                (env[op.results[0]],) = interpreter.run_op(op, tuple(env[v] for v in op.operands))
-            except UNDEFINED:
+                args = tuple(env[v] for v in operands)
+            except KeyError:  # an operand is undefined on this input
                 continue
-            except InterpretationError as e:
-                raise _no_impl(current, e) from None
+            key = (op, n, tuple(map(id, args)))
+            if key not in memo:
+                try:
+                    (value,) = interpreter.run_op(op, args)
+                    memo[key] = self._intern(value)
+                except UNDEFINED:
+                    memo[key] = None
+                except InterpretationError as e:
+                    raise _no_impl(current, e) from None
+            if memo[key] is not None:
+                env[result] = memo[key]
         return env
+
+    def _intern(self, value: Any) -> Any:
+        """The one object of this value (an s-op's values or a selector's rows); values of
+        different types are different (1, 1.0 and True are equal keys to Python), and so are
+        0.0 and -0.0); an unhashable one is its own."""
+        try:
+            return self._interned.setdefault(_frozen(value), value)
+        except TypeError:
+            return value
+
+
+def _frozen(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return (value.__class__, tuple(_frozen(v) for v in value))
+    if isinstance(value, float):
+        return (float, value.hex())  # -0.0 == 0.0, but a function may tell them apart
+    return (value.__class__, value)
 
 
 def find_none(program: rasp.ProgramOp, value: SSAValue) -> str | None:
