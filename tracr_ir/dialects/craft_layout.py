@@ -190,13 +190,18 @@ class Occupant:
     last_reader: CraftOp | None = None
     output: bool = False
     fixed: bool = False  # `one` and `bos`: every position, always
+    share: bool = False  # a SelectorWidth's share
+    kept: bool = False  # a cleaning plan keeps its positions to the end
+    clean_layer: int | None = None  # a cleaning plan cleans it in this layer's MLP
 
     @property
     def end(self) -> int:
         """The sublayer after which the position is free: the MLP sublayer of the last
-        reader's layer (it is cleaned there), or FOREVER."""
-        if self.output or self.fixed:
+        reader's layer (it is cleaned there) or of the plan's `clean_layer`, or FOREVER."""
+        if self.output or self.fixed or self.kept:
             return FOREVER
+        if self.clean_layer is not None:
+            return 2 * self.clean_layer + 1
         return max(self.last_read, self.written, 0) | 1
 
     @property
@@ -239,7 +244,7 @@ def occupants(program: SSAProgramOp, ops: Sequence[CraftOp]) -> list[Occupant]:
                 occ.last_read, occ.last_reader = read, op
         if block_kind(op) == "selector_width":
             out.append(Occupant(f"{op.label_text}_share", (share_direction(op.label_text),), op,
-                                read, read + 1, op))
+                                read, read + 1, op, share=True))
         occ = Occupant(op.label_text, tuple(op.out_space), op, write)
         by_value[op.output] = occ
         out.append(occ)

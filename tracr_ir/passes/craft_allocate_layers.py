@@ -44,7 +44,7 @@ other layers; run `craft-layout-residual` again).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,13 +53,17 @@ from xdsl.dialects.builtin import ArrayAttr, IntegerAttr, ModuleOp, StringAttr, 
 from xdsl.ir import SSAValue
 from xdsl.passes import ModulePass
 
+from tracr_ir.craft.bases import Direction
+from tracr_ir.craft.selector_width import share_direction
 from tracr_ir.dialects import craft
-from tracr_ir.dialects.craft_layout import RESIDUAL_ATTR
+from tracr_ir.dialects.craft_layout import (RESIDUAL_ATTR, ResidualLayout, cleaning_signs,
+                                            nonnegative_directions, occupants, reuse_layout)
 from tracr_ir.errors import PipelineError
 
 ATTENTION, MLP = 0, 1
 OPTIMAL_ATTR = "proven_optimal"
-STAGES = ("heads", "mlp_hidden", "residual")
+STAGES = ("residual", "heads", "mlp_hidden")
+SHARES = (0.6, 0.2, 0.2)  # of the time limit, per stage
 
 
 @dataclass(frozen=True)
@@ -75,17 +79,24 @@ class BlockInfo:
     width: int = 0  # directions of its output
     inputs: tuple[int, ...] = ()  # program inputs it reads: 0 tokens, 1 indices
     output: bool = False  # it writes the program output
+    units: int = 0  # hidden units that clean its output (`cleaning_signs`)
+    share_units: int = 1  # that clean a SelectorWidth's share
 
 
-def block_infos(program: craft.ProgramOp) -> list[BlockInfo]:
-    """One `BlockInfo` per block, in program order (operands first)."""
+def block_infos(program: craft.ProgramOp, cleaning: bool = False) -> list[BlockInfo]:
+    """One `BlockInfo` per block, in program order (operands first); with `cleaning`, the
+    units that clean its output and share (else 0 and 1)."""
+    ops = [op for op in program.block.ops if isinstance(op, craft.CraftOp)]
+    nonnegative = nonnegative_directions(program, ops) if cleaning else frozenset()
+
+    def units(ds: Sequence[Direction]) -> int:
+        return sum(len(cleaning_signs(d, nonnegative)) for d in ds) if cleaning else 0
+
     index: dict[SSAValue, int] = {}
     args = {arg: i for i, arg in enumerate(program.block.args)}
     infos: list[BlockInfo] = []
     out = program.output.value
-    for op in program.block.ops:
-        if not isinstance(op, craft.CraftOp):
-            continue
+    for op in ops:
         block = op.block(program.length)  # of the type its kind says
         kind = craft.block_kind(op)
         if kind == "selector_width":
@@ -98,7 +109,8 @@ def block_infos(program: craft.ProgramOp) -> list[BlockInfo]:
         inputs = tuple(sorted({args[v] for v in op.operands if v in args}))
         index[op.output] = len(infos)
         infos.append(BlockInfo(op, first, span, operands, heads, hidden, len(op.out_space),
-                               inputs, op.output is out))
+                               inputs, op.output is out, units(tuple(op.out_space)),
+                               units((share_direction(op.label_text),)) if span == 2 else 1))
     return infos
 
 
@@ -314,12 +326,56 @@ def _readers(infos: Sequence[BlockInfo]) -> tuple[list[list[int]], list[list[int
     return blocks, inputs
 
 
-def objective(infos: Sequence[BlockInfo], starts: Sequence[int], input_widths: Sequence[int]
-              ) -> tuple[int, int, int]:
-    """(most heads in a layer, widest MLP, peak residual width after reuse) of a placement
-    (`one` and `bos` included in the width), as the solver counts them."""
+Key = tuple[str, int]  # ("input", argument), ("share", block) or ("output", block)
+
+
+@dataclass(frozen=True)
+class Occupancy:
+    """An occupant of the residual as the solver sees it: written at sublayer `start`, free
+    after the MLP sublayer of layer `end` (its last reader's; None: the output, never), when
+    `units` hidden units in that layer's MLP clean it (ints, or solver expressions)."""
+
+    key: Key
+    start: Any
+    end: Any
+    width: int
+    units: int
+
+
+def occupancies(infos: Sequence[BlockInfo], layers: Sequence[Any], input_widths: Sequence[int],
+                last: Callable[[list[Any]], Any] = max) -> list[Occupancy]:
+    """Every occupant but `one` and `bos`: an input from 0, a block's output from its write, a
+    SelectorWidth's share at its head, each until its last reader's layer (`last` of the
+    readers' layers). `layers` holds ints or solver variables."""
+    readers, input_readers = _readers(infos)
+    out: list[Occupancy] = []
+    for a, width in enumerate(input_widths):
+        if input_readers[a] and width:  # one-hots: one cleaning unit per direction
+            out.append(Occupancy(("input", a), 0, last([layers[r] for r in input_readers[a]]),
+                                 width, width))
+    for i, info in enumerate(infos):
+        if info.span == 2:
+            out.append(Occupancy(("share", i), 2 * layers[i], layers[i], 1, info.share_units))
+        if not info.width or not (info.output or readers[i]):
+            continue
+        end = None if info.output else last([layers[r] for r in readers[i]])
+        out.append(Occupancy(("output", i), 2 * layers[i] + info.first + info.span - 1, end,
+                             info.width, info.units))
+    return out
+
+
+Plan = Mapping[Key, int]  # a cleaning plan: the layer cleaning each occupant it cleans
+
+
+def objective(infos: Sequence[BlockInfo], starts: Sequence[int], input_widths: Sequence[int],
+              plan: Plan | None = None) -> tuple[int, int, int]:
+    """(most heads in a layer, residual width, widest MLP layer) of a placement. The width
+    counts `one` and `bos`: the peak of live directions, where an occupant lives until the
+    MLP sublayer of the layer its `plan` cleans it in, or to the end if the plan does not
+    clean it, and the MLP layers count the plan's cleanings; without a plan, an occupant
+    lives until its last reader's layer and the MLP layers count the blocks."""
     if not infos:
-        return 0, 0, 2 + sum(input_widths)
+        return 0, 2 + sum(input_widths), 0
     layers = [s // 2 for s in starts]
     n = max(layers) + 1
     heads, hidden = [0] * n, [0] * n
@@ -327,43 +383,73 @@ def objective(infos: Sequence[BlockInfo], starts: Sequence[int], input_widths: S
         heads[layer] += info.heads
         hidden[layer] += info.hidden
     live = [0] * (2 * n + 1)
-    for start, end, width in _intervals(infos, layers, input_widths, n):
-        for t in range(start, end):
-            live[t] += width
-    return max(heads), max(hidden), 2 + max(live)
+    for o in occupancies(infos, layers, input_widths):
+        end = o.end if plan is None or o.end is None else plan.get(o.key)
+        for t in range(o.start, 2 * n if end is None else 2 * end + 2):
+            live[t] += o.width
+    if plan is not None:
+        hidden = cleaning_loads(infos, starts, input_widths, plan)
+    return max(heads), 2 + max(live), max(hidden)
 
 
-def _intervals(infos: Sequence[BlockInfo], layers: Sequence[Any], input_widths: Sequence[int],
-               n_layers: int, last: Callable[[list[Any]], Any] = max
-               ) -> list[tuple[Any, Any, int]]:
-    """(first sublayer, end sublayer exclusive, width) of every occupant: an input from 0, a
-    block's output from its write, a SelectorWidth's share at its head; each until the MLP
-    sublayer of its last reader's layer (`last` of the readers' layers) or, for the output,
-    to the end. `layers` holds ints or solver variables."""
-    readers, input_readers = _readers(infos)
-    out: list[tuple] = []
-    for a, width in enumerate(input_widths):
-        if input_readers[a] and width:
-            out.append((0, 2 * last([layers[r] for r in input_readers[a]]) + 2, width))
-    for i, info in enumerate(infos):
-        if info.span == 2:
-            out.append((2 * layers[i], 2 * layers[i] + 2, 1))
-        if info.output:
-            end = 2 * n_layers
-        elif readers[i]:
-            end = 2 * last([layers[r] for r in readers[i]]) + 2
-        else:
-            continue
-        if info.width:
-            out.append((2 * layers[i] + info.first + info.span - 1, end, info.width))
-    return out
+def cleaning_loads(infos: Sequence[BlockInfo], starts: Sequence[int],
+                   input_widths: Sequence[int], plan: Plan) -> list[int]:
+    """Hidden units per layer: the blocks' and the plan's cleanings (but in the last layer,
+    after which no block writes)."""
+    layers = [s // 2 for s in starts]
+    n = max(layers, default=-1) + 1
+    loads = [0] * n
+    for info, layer in zip(infos, layers):
+        loads[layer] += info.hidden
+    for o in occupancies(infos, layers, input_widths):
+        if o.key in plan and plan[o.key] < n - 1:
+            loads[plan[o.key]] += o.units
+    return loads
+
+
+def cleaning_plan(infos: Sequence[BlockInfo], starts: Sequence[int],
+                  input_widths: Sequence[int], cap: int) -> dict[Key, int]:
+    """A first fit: occupants freed before the last layer, cheapest cleaning per direction
+    first, are cleaned in the first layer from their last reader's whose MLP stays within
+    `cap` hidden units, if any."""
+    layers = [s // 2 for s in starts]
+    n = max(layers, default=-1) + 1
+    loads = cleaning_loads(infos, starts, input_widths, {})
+    plan: dict[Key, int] = {}
+    freed = [o for o in occupancies(infos, layers, input_widths)
+             if o.end is not None and o.end < n - 1]
+    for o in sorted(freed, key=lambda o: (o.units / o.width, o.end)):
+        layer = next((x for x in range(o.end, n - 1) if loads[x] + o.units <= cap), None)
+        if layer is not None:
+            loads[layer] += o.units
+            plan[o.key] = layer
+    return plan
+
+
+@dataclass(frozen=True)
+class Solution:
+    """The solver's placement (first sublayers), the stages proven optimal, and its cleaning
+    plan."""
+
+    starts: list[int]
+    proven: tuple[str, ...]
+    plan: Plan
 
 
 def solver_sublayers(infos: Sequence[BlockInfo], greedy: Sequence[int],
                      input_widths: Sequence[int], time_limit: float
                      ) -> tuple[list[int], tuple[str, ...]]:
     """(sublayers minimising the objective lexicographically within the greedy number of
-    layers, the stages proven optimal)."""
+    layers, the stages proven optimal): `solve` without its cleaning plan."""
+    solution = solve(infos, greedy, input_widths, time_limit)
+    return solution.starts, solution.proven
+
+
+def solve(infos: Sequence[BlockInfo], greedy: Sequence[int], input_widths: Sequence[int],
+          time_limit: float) -> Solution:
+    """The placement within the greedy number of layers minimising, lexicographically, the
+    residual width of a cleaning plan (within greedy's heads and widest MLP), the most heads
+    in a layer, the widest MLP layer; with its plan (see the module docstring)."""
     try:
         from ortools.sat.python import cp_model
     except ImportError as error:
@@ -371,7 +457,7 @@ def solver_sublayers(infos: Sequence[BlockInfo], greedy: Sequence[int],
                             "(pip install 'tracr-ir[solver]')") from error
 
     if not infos:
-        return [], STAGES
+        return Solution([], STAGES, {})
     earliest = earliest_sublayers(infos)
     n_layers = layer_count(infos, earliest)
     latest = latest_sublayers(infos, 2 * n_layers - 1)
@@ -383,15 +469,18 @@ def solver_sublayers(infos: Sequence[BlockInfo], greedy: Sequence[int],
             # start_i > end_j, in sublayers: 2 l_i + first_i > 2 l_j + first_j + span_j - 1
             end_j = infos[j].first + infos[j].span - 1
             model.add(2 * layer[i] + info.first >= 2 * layer[j] + end_j + 1)
+    greedy_heads, greedy_hidden = layer_loads(infos, greedy)
 
-    def cumulative(demands: Sequence[int], name: str) -> cp_model.IntVar:
-        """The most of `demands` placed in one layer (bounded below by the average)."""
-        cap = model.new_int_var(max(demands, default=0), sum(demands), name)
-        used = [(model.new_fixed_size_interval_var(layer[i], 1, f"{name}_{i}"), d)
-                for i, d in enumerate(demands) if d]
-        model.add_cumulative([u for u, _ in used], [d for _, d in used], cap)
-        model.add(n_layers * cap >= sum(demands))
-        return cap
+    # The most heads in a layer, within greedy's (bounded below by the average).
+    heads = model.new_int_var(max(i.heads for i in infos), greedy_heads, "heads")
+    model.add_cumulative([model.new_fixed_size_interval_var(layer[i], 1, "")
+                          for i, info in enumerate(infos) if info.heads],
+                         [info.heads for info in infos if info.heads], heads)
+    model.add(n_layers * heads >= sum(i.heads for i in infos))
+
+    # The widest MLP layer, within greedy's: one of the layers' loads.
+    # The widest MLP layer, cleanings included, within greedy's.
+    widest = model.new_int_var(max(i.hidden for i in infos), greedy_hidden, "hidden")
 
     def latest_of(xs: list[Any]) -> Any:
         if len(xs) == 1:
@@ -400,45 +489,94 @@ def solver_sublayers(infos: Sequence[BlockInfo], greedy: Sequence[int],
         model.add_max_equality(m, xs)
         return m
 
-    def residual() -> cp_model.LinearExpr:
-        intervals, widths = [], []
-        for start, end, width in _intervals(infos, layer, input_widths, n_layers, latest_of):
-            size = model.new_int_var(1, 2 * n_layers, "")
-            intervals.append(model.new_interval_var(start, size, end, ""))
-            widths.append(width)
-        peak = model.new_int_var(0, sum(widths), "residual")
-        model.add_cumulative(intervals, widths, peak)
-        return peak + 2
+    # The residual: an occupant lives until the end unless cleaned in a layer from its last
+    # reader's on, whose MLP, cleanings included, stays within the widest.
+    cleaned: dict[Key, tuple[Any, Any]] = {}  # occupant -> (cleaned?, the cleaning layer)
+    mlp = [(model.new_fixed_size_interval_var(layer[i], 1, ""), info.hidden)
+           for i, info in enumerate(infos) if info.hidden]
+    intervals, widths = [], []
+    end_all = 2 * n_layers
+    for o in occupancies(infos, layer, input_widths, latest_of):
+        if o.end is None:
+            intervals.append(model.new_interval_var(o.start, end_all - o.start, end_all, ""))
+        else:
+            clean, at = model.new_bool_var(""), model.new_int_var(0, n_layers - 1, "")
+            cleaned[o.key] = clean, at
+            model.add(at >= o.end)
+            end = model.new_int_var(1, end_all, "")
+            model.add(end == 2 * at + 2).only_enforce_if(clean)
+            model.add(end == end_all).only_enforce_if(~clean)
+            size = model.new_int_var(1, end_all, "")
+            intervals.append(model.new_interval_var(o.start, size, end, ""))
+            if o.units:
+                mlp.append((model.new_optional_fixed_size_interval_var(at, 1, clean, ""),
+                            o.units))
+        widths.append(o.width)
+    model.add_cumulative([m for m, _ in mlp], [d for _, d in mlp], widest)
+    peak = model.new_int_var(0, sum(widths), "residual")
+    model.add_cumulative(intervals, widths, peak)
 
-    # Each stage's constraints join the model when its turn comes (lighter earlier stages).
-    stages = (lambda: cumulative([i.heads for i in infos], "heads"),
-              lambda: cumulative([i.hidden for i in infos], "hidden"), residual)
-    best = list(greedy)
-    target = objective(infos, best, input_widths)
+    def score(starts: Sequence[int], plan: Plan) -> tuple[int, int, int]:
+        heads, width, hidden = objective(infos, starts, input_widths, plan)
+        return width, heads, hidden
+
+    best, plan = list(greedy), cleaning_plan(infos, greedy, input_widths, greedy_hidden)
+    target = score(best, plan)
     proven: list[str] = []
-    for k, (stage, build) in enumerate(zip(STAGES, stages)):
-        expr = build()
+    for k, (stage, expr) in enumerate(zip(STAGES, (peak + 2, heads, widest))):
         model.clear_hints()
         for i in range(len(infos)):
             model.add_hint(layer[i], best[i] // 2)
+        for key, (clean, at) in cleaned.items():
+            model.add_hint(clean, key in plan)
+            if key in plan:
+                model.add_hint(at, plan[key])
         model.add(expr <= target[k])  # never worse than the best placement so far
         model.minimize(expr)
         solver = cp_model.CpSolver()
-        solver.parameters.max_time_in_seconds = time_limit / len(STAGES)
+        solver.parameters.max_time_in_seconds = time_limit * SHARES[k]
         solver.parameters.num_workers = 2
         solver.parameters.random_seed = 0
         status = solver.solve(model)
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             break
         found = [2 * solver.value(layer[i]) + info.first for i, info in enumerate(infos)]
-        if objective(infos, found, input_widths) <= objective(infos, best, input_widths):
-            best = found
-        target = objective(infos, best, input_widths)
+        found_plan = {key: solver.value(at) for key, (clean, at) in cleaned.items()
+                      if solver.boolean_value(clean)}
+        if score(found, found_plan) <= score(best, plan):
+            best, plan = found, found_plan
+        target = score(best, plan)
         model.add(expr <= target[k])
         # A stage is proven optimal if it and every stage before it are.
         if status == cp_model.OPTIMAL and len(proven) == k:
             proven.append(stage)
-    return best, tuple(proven)
+    return Solution(best, tuple(proven), plan)
+
+
+def planned_layout(program: craft.ProgramOp, infos: Sequence[BlockInfo], plan: Plan
+                   ) -> ResidualLayout:
+    """The residual layout of a cleaning plan, blocks placed: an occupant the plan cleans
+    holds its positions until that layer's MLP (`x clean N | y` where N is not its last
+    reader's layer), the others to the end; as many positions as the plan's peak (interval
+    colouring, `reuse_layout` without a cap)."""
+    ops = [info.op for info in infos]
+    block = {id(info.op): i for i, info in enumerate(infos)}
+    occs = occupants(program, ops)
+    inputs, last_read = 0, {}
+    for o in occs:  # one, bos, then the inputs in argument order come first (written at -1)
+        if o.fixed:
+            continue
+        if o.writer is None:
+            key, inputs = ("input", inputs), inputs + 1
+        else:
+            key = ("share" if o.share else "output", block[id(o.writer)])
+        last_read[o.name] = o.end // 2
+        o.clean_layer, o.kept = plan.get(key), key not in plan
+    layout = reuse_layout(occs, None, nonnegative_directions(program, ops))
+    owner = {d: o for o in occs for d in o.directions}
+    return ResidualLayout(layout.slots, tuple(
+        (d, owner[d].clean_layer) for slot in layout.slots for d in slot[:-1]
+        if owner[d].clean_layer != last_read[owner[d].name]))
 
 
 @dataclass(frozen=True)
@@ -459,15 +597,19 @@ class CraftAllocateLayers(ModulePass):
         for program in op.walk():
             if not isinstance(program, craft.ProgramOp):
                 continue
-            infos = block_infos(program)
+            infos = block_infos(program, cleaning=self.strategy == "solver")
             starts = greedy_sublayers(infos)
             proven: tuple[str, ...] = ()
+            plan: Plan | None = None
             if self.strategy == "solver":
-                starts, proven = solver_sublayers(infos, starts, input_widths_of(program),
-                                                  self.time_limit)
+                solution = solve(infos, starts, input_widths_of(program), self.time_limit)
+                starts, proven, plan = solution.starts, solution.proven, solution.plan
             for info, start in zip(infos, starts):
                 info.op.properties["layer"] = IntegerAttr(start // 2, i64)
-            # A residual layout is laid out for the old layers: craft-layout-residual again.
+            # A residual layout is laid out for the old layers: the solver's plan replaces it,
+            # else it is dropped (craft-layout-residual again).
             program.attributes.pop(RESIDUAL_ATTR, None)
+            if plan is not None and infos:
+                program.attributes[RESIDUAL_ATTR] = planned_layout(program, infos, plan).attr()
             program.attributes[OPTIMAL_ATTR] = ArrayAttr(
                 [StringAttr(stage) for stage in ("layers", *proven)])

@@ -44,12 +44,14 @@ from dataclasses import dataclass
 
 from xdsl.context import Context
 from xdsl.dialects.builtin import ArrayAttr, ModuleOp
+from xdsl.ir import Attribute
 from xdsl.passes import ModulePass
 
 from tracr_ir.dialects import craft
-from tracr_ir.dialects.craft_layout import (RESIDUAL_ATTR, ResidualLayout, foldable_units,
-                                            has_layers, nonnegative_directions, occupants,
-                                            peak_width, reuse_layout)
+from tracr_ir.dialects.craft_layout import (RESIDUAL_ATTR, ResidualLayout, check_layout,
+                                            foldable_units, has_layers,
+                                            nonnegative_directions, occupants, reuse_layout)
+from tracr_ir.errors import UnsupportedProgramError
 from tracr_ir.interpreters.craft import program_blocks, residual_space
 from tracr_ir.passes.craft_allocate_layers import OPTIMAL_ATTR, block_infos
 
@@ -72,11 +74,26 @@ def residual_layout(program: craft.ProgramOp, reuse: bool = True,
     ops = [op for op in program.block.ops if isinstance(op, craft.CraftOp)]
     if reuse and has_layers(ops):
         room = None if widen_mlps else mlp_room(program)
-        return reuse_layout(occupants(program, ops), room, nonnegative_directions(program, ops),
-                            foldable_units(program, ops))
+        layout = reuse_layout(occupants(program, ops), room, nonnegative_directions(program, ops),
+                              foldable_units(program, ops))
+        plan = _plan(program, ops)
+        return plan if plan is not None and len(plan) < len(layout) else layout
     blocks = program_blocks(program)
     ordered = sorted(range(len(blocks)), key=lambda i: (blocks[i][0].layer_index or 0, i))
     return ResidualLayout.disjoint(residual_space(program, [blocks[i] for i in ordered]))
+
+
+def _plan(program: craft.ProgramOp, ops: list[craft.CraftOp]) -> ResidualLayout | None:
+    """The layout already on the program (the solver's plan), if it is valid for its layers."""
+    attr = program.attributes.get(RESIDUAL_ATTR)
+    if attr is None:
+        return None
+    plan = ResidualLayout.of(attr)
+    try:
+        check_layout(program, ops, plan)
+    except UnsupportedProgramError:
+        return None
+    return plan
 
 
 @dataclass(frozen=True)
@@ -91,18 +108,19 @@ class CraftLayoutResidual(ModulePass):
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         for program in op.walk():
             if isinstance(program, craft.ProgramOp):
+                plan = program.attributes.get(RESIDUAL_ATTR)
                 layout = residual_layout(program, self.reuse, self.widen_mlps)
                 program.attributes[RESIDUAL_ATTR] = layout.attr()
-                _drop_residual_optimality(program, layout)
+                _drop_residual_optimality(program, layout, plan)
 
 
-def _drop_residual_optimality(program: craft.ProgramOp, layout: ResidualLayout) -> None:
-    """The allocator's `residual` stage is proven for the peak of live directions; a layout
-    wider than that peak (no reuse, or reuse capped by MLP room) is not what was proven."""
+def _drop_residual_optimality(program: craft.ProgramOp, layout: ResidualLayout,
+                              plan: Attribute | None) -> None:
+    """The allocator's `residual` stage is proven for the width of its plan (the layout it
+    recorded); a layout of another width is not what was proven."""
     proven = program.attributes.get(OPTIMAL_ATTR)
     if not isinstance(proven, ArrayAttr) or "residual" not in [x.data for x in proven.data]:
         return
-    ops = [op for op in program.block.ops if isinstance(op, craft.CraftOp)]
-    if has_layers(ops) and len(layout) > peak_width(occupants(program, ops)):
-        program.attributes[OPTIMAL_ATTR] = ArrayAttr(x for x in proven.data
-                                                     if x.data != "residual")
+    if plan is None or len(layout) != len(ResidualLayout.of(plan)):
+        stages = [x.data for x in proven.data]  # the stages after it were proven given it
+        program.attributes[OPTIMAL_ATTR] = ArrayAttr(proven.data[:stages.index("residual")])
