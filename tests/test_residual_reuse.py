@@ -188,11 +188,11 @@ def test_solver_is_never_worse_than_greedy_and_lays_out_its_plan(seed):
     check_layout(craft_op, [info.op for info in infos], layout)
 
 
-@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("seed", [9, 18])
 def test_solver_residual_is_no_wider_than_greedys(seed):
     """Generated programs where the solver's placement used to even out the MLP layers and
-    leave no room for cleanings, so its residual came out wider than greedy's (67 vs 53 and 38
-    vs 29): its residual stage counts the cleanings now. No wider residual, no more heads, no
+    leave no room for cleanings, so its residual came out wider than greedy's (56 vs 45 and 45
+    vs 32): its residual stage counts the cleanings now. No wider residual, no more heads, no
     wider MLP layer than greedy's, and exact."""
     (program,) = _programs(40, [seed])
     greedy = compile_rasp_to_model(program, {1, 2, 3}, 4)
