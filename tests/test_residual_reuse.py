@@ -243,7 +243,8 @@ def test_cleanings_never_widen_the_widest_mlp(allocator, max_seq_len):
     """Reuse costs cleaning units only where a layer's MLP has room below the widest layer's
     (or already has the unit): on every lib program no MLP layer is wider than the widest
     without reuse, and the residual no wider; `widen_mlps=true` (reuse wherever the peak
-    allows) widens it on some of them."""
+    allows) widens it on some of them. The solver's plan counts its cleanings in its widest
+    MLP layer, which stays within greedy's."""
     spec = default_pipeline(allocator).replace("craft-layout-residual",
                                                "craft-layout-residual{%s}")
     widened_any = False
@@ -252,8 +253,12 @@ def test_cleanings_never_widen_the_widest_mlp(allocator, max_seq_len):
                                        pipeline=spec % opts).stats() for opts in
                  ("reuse=false", "reuse=true", "reuse=true widen_mlps=true")]
         plain, capped, widened = stats
-        assert capped["mlp_hidden"] == plain["mlp_hidden"], case.name
-        assert max(capped["mlp_hidden_per_layer"]) <= plain["mlp_hidden"], case.name
+        if allocator == "greedy":
+            assert capped["mlp_hidden"] == plain["mlp_hidden"], case.name
+        else:
+            greedy = compile_rasp_to_model(case.make(max_seq_len), case.vocab, max_seq_len)
+            assert capped["mlp_hidden"] <= greedy.stats()["mlp_hidden"], case.name
+        assert max(capped["mlp_hidden_per_layer"]) == capped["mlp_hidden"], case.name
         assert capped["residual"] <= plain["residual"], case.name
         assert widened["residual"] <= capped["residual"], case.name
         widened_any |= widened["mlp_hidden"] > plain["mlp_hidden"]

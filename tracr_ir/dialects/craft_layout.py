@@ -312,14 +312,18 @@ def _single_units(mlp: MLPBlock) -> dict[Unit, int]:
     return out
 
 
+def block_units(program: SSAProgramOp, op: CraftOp) -> frozenset[Unit]:
+    """The units relu(+-x_d) the MLPs of `op`'s block have (`fold_cleaning` reuses them)."""
+    return frozenset(unit for part in _parts(op.block(program.length))  # type: ignore[attr-defined]
+                     if isinstance(part, MLPBlock) for unit in _single_units(part))
+
+
 def foldable_units(program: SSAProgramOp, ops: Sequence[CraftOp]) -> dict[int, frozenset[Unit]]:
     """Layer -> the units relu(+-x_d) its MLPs already have (`fold_cleaning` reuses them)."""
     out: dict[int, set[Unit]] = {}
     for op in ops:
-        for part in _parts(op.block(program.length)):  # type: ignore[attr-defined]
-            if isinstance(part, MLPBlock):
-                out.setdefault(op.layer_index or 0, set()).update(_single_units(part))
-    return {layer: frozenset(units) for layer, units in out.items()}
+        out.setdefault(op.layer_index or 0, set()).update(block_units(program, op))
+    return {layer: frozenset(units) for layer, units in out.items() if units}
 
 
 def cleaning_signs(d: Direction, nonnegative: frozenset[Direction]) -> tuple[float, ...]:

@@ -27,19 +27,39 @@ SelectorWidth is an attention head followed by an MLP, at sublayers 2l and 2l + 
   it can. The layer count comes first: where only more layers would reach tracr's widths,
   greedy keeps the critical path.
 - `solver` keeps that number of layers and moves blocks within their slack (CP-SAT, ortools)
-  to minimise, lexicographically, the most heads in a layer, then the widest MLP, then the
-  peak residual width after reuse (the live directions at the worst sublayer, as
-  `craft-layout-residual{reuse=true}` lays them out: an s-op from its write to the MLP
-  sublayer of its last reader's layer). Each stage starts from the best placement so far
-  (greedy first, `AddHint`), gets `time_limit / 3` seconds (`time_limit` 3 by default), and
-  its value is then fixed for the next; a stage without a solution keeps the previous
-  placement, and the answer is never worse than greedy's on this objective (checked).
+  to minimise, lexicographically:
+  1. the residual width after reuse: the peak of live directions under a *cleaning plan*.
+     An occupant (an s-op's directions, a SelectorWidth's share) holds its positions from
+     its write until the MLP sublayer of the layer the plan cleans it in (its last reader's
+     layer or a later one), or to the end if the plan does not clean it. Cleaning costs
+     hidden units in that layer's MLP (one per direction proven never negative, else two;
+     `cleaning_signs`), and every MLP layer, its cleanings included, stays within the widest
+     MLP layer, itself within greedy's; the most heads in a layer stays within greedy's;
+  2. the most heads in a layer;
+  3. the widest MLP layer, cleanings included.
+  The residual comes first because d_model multiplies every weight matrix, while the most
+  heads in a layer and the widest MLP layer only size the padding of a padded format (the
+  blocks' heads and hidden units are the same wherever they go); kept within greedy's heads
+  and widest MLP layer, the answer is never worse than greedy's on any of the three. (Heads
+  then MLP width first, the placement evened out the MLP layers and left no room below the
+  widest for cleanings: on random 400-node programs the laid-out residual was wider than
+  greedy's.) Each stage starts from the best placement so far (greedy's with a first-fit
+  plan, `cleaning_plan`, `AddHint`), gets its share of `time_limit` (3 s by default; 0.6,
+  0.2, 0.2), and its value is then fixed for the next; a stage without a solution keeps the
+  previous placement.
+
+The solver records its plan's layout on the program (`planned_layout`: the plan's width,
+`x clean N | y` for a cleaning after the last reader's layer); `craft-layout-residual` keeps
+it unless its own layout is narrower. The greedy allocator drops any `residual` layout on the
+program (it was laid out for other layers; run `craft-layout-residual` again).
 
 `proven_optimal` on the program lists the stages proven optimal: `layers` always (the
-critical path), and `heads`, `mlp_hidden`, `residual` while CP-SAT proved each stage optimal
-(a stage counts only if the ones before it do). The lowering copies it to the model
-(`model.stats()`). A `residual` layout already on the program is dropped (it was laid out for
-other layers; run `craft-layout-residual` again).
+critical path), and `residual`, `heads`, `mlp_hidden` while CP-SAT proved each stage optimal
+under the model above (a stage counts only if the ones before it do). `craft-layout-residual`
+keeps `residual` (and the stages after it) only if the layout it lays out has the plan's
+width, so a listed stage is proven for the model the final layout meets (the cleanings it
+needs are at most the plan's: only reused positions are cleaned, and a unit a layer's MLP
+already has is folded in). The lowering copies it to the model (`model.stats()`).
 """
 
 from __future__ import annotations
@@ -56,13 +76,16 @@ from xdsl.passes import ModulePass
 from tracr_ir.craft.bases import Direction
 from tracr_ir.craft.selector_width import share_direction
 from tracr_ir.dialects import craft
-from tracr_ir.dialects.craft_layout import (RESIDUAL_ATTR, ResidualLayout, cleaning_signs,
-                                            nonnegative_directions, occupants, reuse_layout)
+from tracr_ir.dialects.craft_base import space_of
+from tracr_ir.dialects.craft_layout import (RESIDUAL_ATTR, ResidualLayout, Unit, block_units,
+                                            cleaning_signs, nonnegative_directions, occupants,
+                                            reuse_layout)
 from tracr_ir.errors import PipelineError
 
 ATTENTION, MLP = 0, 1
 OPTIMAL_ATTR = "proven_optimal"
 STAGES = ("residual", "heads", "mlp_hidden")
+Key = tuple[str, int]  # an occupant: ("input", argument), ("share", block), ("output", block)
 SHARES = (0.6, 0.2, 0.2)  # of the time limit, per stage
 
 
@@ -81,16 +104,25 @@ class BlockInfo:
     output: bool = False  # it writes the program output
     units: int = 0  # hidden units that clean its output (`cleaning_signs`)
     share_units: int = 1  # that clean a SelectorWidth's share
+    folds: tuple[tuple[Key, int], ...] = ()  # (an operand, its cleaning units this block has)
 
 
 def block_infos(program: craft.ProgramOp, cleaning: bool = False) -> list[BlockInfo]:
     """One `BlockInfo` per block, in program order (operands first); with `cleaning`, the
-    units that clean its output and share (else 0 and 1)."""
+    units that clean its output and share, and those of its operands' its MLPs have."""
     ops = [op for op in program.block.ops if isinstance(op, craft.CraftOp)]
     nonnegative = nonnegative_directions(program, ops) if cleaning else frozenset()
 
-    def units(ds: Sequence[Direction]) -> int:
-        return sum(len(cleaning_signs(d, nonnegative)) for d in ds) if cleaning else 0
+    def units(ds: Sequence[Direction], have: frozenset[Unit] | None = None) -> int:
+        return sum((d, sign) in have if have is not None else 1 for d in ds
+                   for sign in cleaning_signs(d, nonnegative)) if cleaning else 0
+
+    def folds(op: craft.CraftOp) -> tuple[tuple[Key, int], ...]:
+        have = block_units(program, op) if cleaning and op.operands else frozenset()
+        keys = {v: ("output", index[v]) if v in index else ("input", args[v])
+                for v in op.operands if v in index or v in args} if have else {}
+        found = ((key, units(tuple(space_of(v).space), have)) for v, key in keys.items())
+        return tuple((key, n) for key, n in found if n)
 
     index: dict[SSAValue, int] = {}
     args = {arg: i for i, arg in enumerate(program.block.args)}
@@ -110,7 +142,8 @@ def block_infos(program: craft.ProgramOp, cleaning: bool = False) -> list[BlockI
         index[op.output] = len(infos)
         infos.append(BlockInfo(op, first, span, operands, heads, hidden, len(op.out_space),
                                inputs, op.output is out, units(tuple(op.out_space)),
-                               units((share_direction(op.label_text),)) if span == 2 else 1))
+                               units((share_direction(op.label_text),)) if span == 2 else 1,
+                               folds(op)))
     return infos
 
 
@@ -326,20 +359,25 @@ def _readers(infos: Sequence[BlockInfo]) -> tuple[list[list[int]], list[list[int
     return blocks, inputs
 
 
-Key = tuple[str, int]  # ("input", argument), ("share", block) or ("output", block)
-
-
 @dataclass(frozen=True)
 class Occupancy:
     """An occupant of the residual as the solver sees it: written at sublayer `start`, free
     after the MLP sublayer of layer `end` (its last reader's; None: the output, never), when
-    `units` hidden units in that layer's MLP clean it (ints, or solver expressions)."""
+    `units` hidden units in that layer's MLP clean it, `folder[1]` fewer in the layer of
+    block `folder[0]`, a reader whose MLP has them. Ints, or solver expressions."""
 
     key: Key
     start: Any
     end: Any
     width: int
     units: int
+    folder: tuple[Any, int] | None = None
+
+    def cost(self, layer: int, layers: Sequence[int]) -> int:
+        """The hidden units cleaning it in `layer` takes (`layers`: the blocks' layers)."""
+        if self.folder is not None and layers[self.folder[0]] == layer:
+            return self.units - self.folder[1]
+        return self.units
 
 
 def occupancies(infos: Sequence[BlockInfo], layers: Sequence[Any], input_widths: Sequence[int],
@@ -348,11 +386,16 @@ def occupancies(infos: Sequence[BlockInfo], layers: Sequence[Any], input_widths:
     SelectorWidth's share at its head, each until its last reader's layer (`last` of the
     readers' layers). `layers` holds ints or solver variables."""
     readers, input_readers = _readers(infos)
+    folder: dict[Key, tuple[int, int]] = {}  # the reader whose MLP has the most of its units
+    for r, info in enumerate(infos):
+        for key, n in info.folds:
+            if n >= folder.get(key, (0, 0))[1]:
+                folder[key] = (r, n)
     out: list[Occupancy] = []
     for a, width in enumerate(input_widths):
         if input_readers[a] and width:  # one-hots: one cleaning unit per direction
             out.append(Occupancy(("input", a), 0, last([layers[r] for r in input_readers[a]]),
-                                 width, width))
+                                 width, width, folder.get(("input", a))))
     for i, info in enumerate(infos):
         if info.span == 2:
             out.append(Occupancy(("share", i), 2 * layers[i], layers[i], 1, info.share_units))
@@ -360,7 +403,7 @@ def occupancies(infos: Sequence[BlockInfo], layers: Sequence[Any], input_widths:
             continue
         end = None if info.output else last([layers[r] for r in readers[i]])
         out.append(Occupancy(("output", i), 2 * layers[i] + info.first + info.span - 1, end,
-                             info.width, info.units))
+                             info.width, info.units, folder.get(("output", i))))
     return out
 
 
@@ -403,7 +446,7 @@ def cleaning_loads(infos: Sequence[BlockInfo], starts: Sequence[int],
         loads[layer] += info.hidden
     for o in occupancies(infos, layers, input_widths):
         if o.key in plan and plan[o.key] < n - 1:
-            loads[plan[o.key]] += o.units
+            loads[plan[o.key]] += o.cost(plan[o.key], layers)
     return loads
 
 
@@ -419,9 +462,10 @@ def cleaning_plan(infos: Sequence[BlockInfo], starts: Sequence[int],
     freed = [o for o in occupancies(infos, layers, input_widths)
              if o.end is not None and o.end < n - 1]
     for o in sorted(freed, key=lambda o: (o.units / o.width, o.end)):
-        layer = next((x for x in range(o.end, n - 1) if loads[x] + o.units <= cap), None)
+        layer = next((x for x in range(o.end, n - 1) if loads[x] + o.cost(x, layers) <= cap),
+                     None)
         if layer is not None:
-            loads[layer] += o.units
+            loads[layer] += o.cost(layer, layers)
             plan[o.key] = layer
     return plan
 
@@ -508,9 +552,14 @@ def solve(infos: Sequence[BlockInfo], greedy: Sequence[int], input_widths: Seque
             model.add(end == end_all).only_enforce_if(~clean)
             size = model.new_int_var(1, end_all, "")
             intervals.append(model.new_interval_var(o.start, size, end, ""))
+            units: Any = o.units
+            if o.folder is not None:  # free units where its folder runs in the same layer
+                folded = model.new_bool_var("")
+                model.add(at == layer[o.folder[0]]).only_enforce_if(folded)
+                units = o.units - o.folder[1] * folded
             if o.units:
                 mlp.append((model.new_optional_fixed_size_interval_var(at, 1, clean, ""),
-                            o.units))
+                            units))
         widths.append(o.width)
     model.add_cumulative([m for m, _ in mlp], [d for _, d in mlp], widest)
     peak = model.new_int_var(0, sum(widths), "residual")

@@ -28,10 +28,15 @@ Cleaning costs MLP width, so by default a position is reused only where its clea
 the MLP of a layer between the old occupant's last read and the new occupant's write without
 making it wider than the widest MLP layer (the model's MLP width, as tracr counts it, does not
 grow): a layer whose MLPs already have its units, else the last reader's layer if it has
-room, else the latest one that has, recorded as `x clean N | y`. Where no free position's cleaning fits, the s-op takes a fresh position, so
-the residual can be wider than the peak (and then the allocator's `residual` stage, proven
-for the peak, is taken off `proven_optimal`). `widen_mlps=true` reuses wherever the peak
-allows.
+room, else the latest one that has, recorded as `x clean N | y`. Where no free position's
+cleaning fits, the s-op takes a fresh position, so the residual can be wider than the peak.
+`widen_mlps=true` reuses wherever the peak allows.
+
+A layout already on the program (the solver's cleaning plan: `craft-allocate-layers
+{strategy=solver}` records it, its cleanings counted in the widest MLP layer the solver
+minimises, within greedy's) is kept if it is valid for the program's layers (`check_layout`)
+and narrower than the layout above. The allocator's `residual` stage (and the stages after it) stays in
+`proven_optimal` only if the layout has the plan's width.
 
 `reuse=false` gives one position per direction: `one`, `bos`, the inputs, then every space a
 block writes (its output, and a SelectorWidth's share), ordered by layer and then program
