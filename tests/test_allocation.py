@@ -10,10 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tracr_ir import rasp
+from tracr_ir.allocation.placement import _Loads
 from tracr_ir.compiler import compile_rasp_to_model
 from tracr_ir.dialects import craft
 from tracr_ir.errors import UnsupportedProgramError
-from tracr_ir.passes.craft_allocate_layers import (ATTENTION, MLP, BlockInfo, _Loads,
+from tracr_ir.passes.craft_allocate_layers import (ATTENTION, MLP, BlockInfo,
                                                    block_infos, critical_sublayers,
                                                    earliest_sublayers, fit_sublayers,
                                                    greedy_sublayers, layer_count, layer_loads,
