@@ -215,15 +215,18 @@ def test_the_layout_is_never_wider_than_the_solvers_plan():
 
         def record(previous, module, _next):
             if previous is not None and previous.name == "craft-allocate-layers":
-                plans.append(ResidualLayout.of(stage_op(module).attributes[RESIDUAL_ATTR]))
+                plans.append(stage_op(module).attributes.get(RESIDUAL_ATTR))
 
         module = to_ir(program, {1, 2, 3}, 4)
         run_pipeline(module, stage_pipeline("craft", "solver"), callback=record)
-        (plan,) = plans
         final = ResidualLayout.of(stage_op(module).attributes[RESIDUAL_ATTR])
-        assert len(final) <= len(plan)
         proven = [x.data for x in stage_op(module).attributes["proven_optimal"]]
-        assert "residual" not in proven or len(final) == len(plan)
+        (plan,) = plans
+        if plan is None:  # greedy's placement kept: nothing proven
+            assert proven == ["layers"]
+            continue
+        assert len(final) <= len(ResidualLayout.of(plan))
+        assert "residual" not in proven or len(final) == len(ResidualLayout.of(plan))
 
 
 def test_proven_optimal_shows_in_the_ir_and_in_stats():

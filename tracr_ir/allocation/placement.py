@@ -132,6 +132,17 @@ def layer_loads(infos: Sequence[BlockInfo], starts: Sequence[int]) -> tuple[int,
     return max(heads.values(), default=0), max(hidden.values(), default=0)
 
 
+def mlp_room(infos: Sequence[BlockInfo], starts: Sequence[int] | None = None) -> dict[int, int]:
+    """Layer -> hidden units its MLP can take before it is wider than the widest layer's (the
+    blocks' layers, or those of `starts`)."""
+    hidden: dict[int, int] = {}
+    for i, info in enumerate(infos):
+        layer = (info.op.layer_index or 0) if starts is None else starts[i] // 2
+        hidden[layer] = hidden.get(layer, 0) + info.hidden
+    widest = max(hidden.values(), default=0)
+    return {layer: widest - h for layer, h in hidden.items()}
+
+
 def layer_count(infos: Sequence[BlockInfo], starts: Sequence[int]) -> int:
     """Layers a placement uses (0 for no blocks)."""
     return max((s + info.span - 1 for s, info in zip(starts, infos)), default=-1) // 2 + 1

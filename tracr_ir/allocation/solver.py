@@ -9,11 +9,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from xdsl.dialects.builtin import IntegerAttr, i64
+
 from tracr_ir.allocation.placement import (BlockInfo, Key, earliest_sublayers, latest_sublayers,
-                                           layer_count, layer_loads, readers_of)
+                                           layer_count, layer_loads, mlp_room, readers_of)
 from tracr_ir.dialects import craft
-from tracr_ir.dialects.craft_layout import (ResidualLayout, nonnegative_directions, occupants,
-                                            reuse_layout)
+from tracr_ir.dialects.craft_layout import (ResidualLayout, foldable_units,
+                                            nonnegative_directions, occupants, reuse_layout)
 from tracr_ir.errors import PipelineError
 
 STAGES = ("residual", "heads", "mlp_hidden")
@@ -287,3 +289,19 @@ def planned_layout(program: craft.ProgramOp, infos: Sequence[BlockInfo], plan: P
     return ResidualLayout(layout.slots, tuple(
         (d, owner[d].clean_layer) for slot in layout.slots for d in slot[:-1]
         if owner[d].clean_layer != last_read[owner[d].name]))
+
+
+def place(infos: Sequence[BlockInfo], starts: Sequence[int]) -> None:
+    """Give each block the layer of its first sublayer."""
+    for info, start in zip(infos, starts):
+        info.op.properties["layer"] = IntegerAttr(start // 2, i64)
+
+
+def reuse_width(program: craft.ProgramOp, infos: Sequence[BlockInfo], starts: Sequence[int]
+                ) -> int:
+    """The residual width `craft-layout-residual` lays out for a placement (blocks placed
+    there) without a plan: reuse where cleanings fit below the widest MLP layer."""
+    place(infos, starts)
+    ops = [info.op for info in infos]
+    return len(reuse_layout(occupants(program, ops), mlp_room(infos, starts),
+                            nonnegative_directions(program, ops), foldable_units(program, ops)))

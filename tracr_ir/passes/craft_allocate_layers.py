@@ -50,7 +50,11 @@ SelectorWidth is an attention head followed by an MLP, at sublayers 2l and 2l + 
 
 The solver records its plan's layout on the program (`planned_layout`: the plan's width,
 `x clean N | y` for a cleaning after the last reader's layer); `craft-layout-residual` keeps
-it unless its own layout is narrower. The greedy allocator drops any `residual` layout on the
+it unless its own layout is narrower. The model counts fewer savings than that pass finds
+(it folds a cleaning into units of any block of the layer, and reuses a position in any
+layer up to the next writer's), so where the pass lays out greedy's placement narrower than
+the solver's (plan or own layout), the solver keeps greedy's placement and proves nothing:
+its residual is never wider than greedy's. The greedy allocator drops any `residual` layout on the
 program (it was laid out for other layers; run `craft-layout-residual` again).
 
 `proven_optimal` on the program lists the stages proven optimal: `layers` always (the
@@ -67,16 +71,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from xdsl.context import Context
-from xdsl.dialects.builtin import ArrayAttr, IntegerAttr, ModuleOp, StringAttr, i64
+from xdsl.dialects.builtin import ArrayAttr, ModuleOp, StringAttr
 from xdsl.passes import ModulePass
 
 from tracr_ir.allocation.placement import (ATTENTION, MLP, BlockInfo, balanced_sublayers,
                                            block_infos, critical_sublayers, earliest_sublayers,
                                            fit_sublayers, greedy_sublayers, input_widths_of,
-                                           latest_sublayers, layer_count, layer_loads,
+                                           latest_sublayers, layer_count, layer_loads, mlp_room,
                                            tracr_sublayers)
-from tracr_ir.allocation.solver import (STAGES, Plan, cleaning_plan, objective, planned_layout,
-                                        solve, solver_sublayers)
+from tracr_ir.allocation.solver import (STAGES, cleaning_plan, objective, place, planned_layout,
+                                        reuse_width, solve, solver_sublayers)
 from tracr_ir.dialects import craft
 from tracr_ir.dialects.craft_layout import RESIDUAL_ATTR
 from tracr_ir.errors import PipelineError
@@ -85,8 +89,8 @@ __all__ = [
     "ATTENTION", "MLP", "OPTIMAL_ATTR", "STAGES", "BlockInfo", "CraftAllocateLayers",
     "balanced_sublayers", "block_infos", "cleaning_plan", "critical_sublayers",
     "earliest_sublayers", "fit_sublayers", "greedy_sublayers", "input_widths_of",
-    "latest_sublayers", "layer_count", "layer_loads", "objective", "planned_layout", "solve",
-    "solver_sublayers", "tracr_sublayers",
+    "latest_sublayers", "layer_count", "layer_loads", "mlp_room", "objective", "place",
+    "planned_layout", "reuse_width", "solve", "solver_sublayers", "tracr_sublayers",
 ]
 
 OPTIMAL_ATTR = "proven_optimal"
@@ -113,16 +117,21 @@ class CraftAllocateLayers(ModulePass):
             infos = block_infos(program, cleaning=self.strategy == "solver")
             starts = greedy_sublayers(infos)
             proven: tuple[str, ...] = ()
-            plan: Plan | None = None
+            layout = None
             if self.strategy == "solver":
                 solution = solve(infos, starts, input_widths_of(program), self.time_limit)
-                starts, proven, plan = solution.starts, solution.proven, solution.plan
-            for info, start in zip(infos, starts):
-                info.op.properties["layer"] = IntegerAttr(start // 2, i64)
+                greedy_width = reuse_width(program, infos, starts) if infos else 0
+                width = reuse_width(program, infos, solution.starts) if infos else 0  # places
+                layout = planned_layout(program, infos, solution.plan) if infos else None
+                if layout is None or min(width, len(layout)) <= greedy_width:
+                    starts, proven = solution.starts, solution.proven
+                else:  # craft-layout-residual lays out greedy's placement narrower: keep it
+                    layout = None
+            place(infos, starts)
             # A residual layout is laid out for the old layers: the solver's plan replaces it,
             # else it is dropped (craft-layout-residual again).
             program.attributes.pop(RESIDUAL_ATTR, None)
-            if plan is not None and infos:
-                program.attributes[RESIDUAL_ATTR] = planned_layout(program, infos, plan).attr()
+            if layout is not None:
+                program.attributes[RESIDUAL_ATTR] = layout.attr()
             program.attributes[OPTIMAL_ATTR] = ArrayAttr(
                 [StringAttr(stage) for stage in ("layers", *proven)])

@@ -58,19 +58,9 @@ from tracr_ir.dialects.craft_layout import (RESIDUAL_ATTR, ResidualLayout, check
                                             nonnegative_directions, occupants, reuse_layout)
 from tracr_ir.errors import UnsupportedProgramError
 from tracr_ir.interpreters.craft import program_blocks, residual_space
-from tracr_ir.passes.craft_allocate_layers import OPTIMAL_ATTR, block_infos
+from tracr_ir.passes.craft_allocate_layers import OPTIMAL_ATTR, block_infos, mlp_room
 
 __all__ = ["RESIDUAL_ATTR", "CraftLayoutResidual", "residual_layout"]
-
-
-def mlp_room(program: craft.ProgramOp) -> dict[int, int]:
-    """Layer -> hidden units its MLP can take before it is wider than the widest layer's."""
-    hidden: dict[int, int] = {}
-    for info in block_infos(program):
-        layer = info.op.layer_index or 0
-        hidden[layer] = hidden.get(layer, 0) + info.hidden
-    widest = max(hidden.values(), default=0)
-    return {layer: widest - h for layer, h in hidden.items()}
 
 
 def residual_layout(program: craft.ProgramOp, reuse: bool = True,
@@ -78,7 +68,7 @@ def residual_layout(program: craft.ProgramOp, reuse: bool = True,
     """The residual layout of `program` (see the module docstring)."""
     ops = [op for op in program.block.ops if isinstance(op, craft.CraftOp)]
     if reuse and has_layers(ops):
-        room = None if widen_mlps else mlp_room(program)
+        room = None if widen_mlps else mlp_room(block_infos(program))
         layout = reuse_layout(occupants(program, ops), room, nonnegative_directions(program, ops),
                               foldable_units(program, ops))
         plan = _plan(program, ops)
