@@ -35,7 +35,9 @@ class BlockInfo:
     output: bool = False  # it writes the program output
     units: int = 0  # hidden units that clean its output (`cleaning_signs`)
     share_units: int = 1  # that clean a SelectorWidth's share
-    folds: tuple[tuple[Key, int], ...] = ()  # (an operand, its cleaning units this block has)
+    # (an operand, its directions whose cleaning units this block's MLPs have, with their
+    # units, and the units it has of the operand's other directions)
+    folds: tuple[tuple[Key, tuple[tuple[Direction, int], ...], int], ...] = ()
 
 
 def block_infos(program: craft.ProgramOp, cleaning: bool = False) -> list[BlockInfo]:
@@ -44,16 +46,23 @@ def block_infos(program: craft.ProgramOp, cleaning: bool = False) -> list[BlockI
     ops = [op for op in program.block.ops if isinstance(op, craft.CraftOp)]
     nonnegative = nonnegative_directions(program, ops) if cleaning else frozenset()
 
-    def units(ds: Sequence[Direction], have: frozenset[Unit] | None = None) -> int:
-        return sum((d, sign) in have if have is not None else 1 for d in ds
-                   for sign in cleaning_signs(d, nonnegative)) if cleaning else 0
+    def units(ds: Sequence[Direction]) -> int:
+        return sum(len(cleaning_signs(d, nonnegative)) for d in ds) if cleaning else 0
 
-    def folds(op: craft.CraftOp) -> tuple[tuple[Key, int], ...]:
+    def folds(op: craft.CraftOp) -> tuple[tuple[Key, tuple[tuple[Direction, int], ...], int],
+                                          ...]:
         have = block_units(program, op) if cleaning and op.operands else frozenset()
-        keys = {v: ("output", index[v]) if v in index else ("input", args[v])
-                for v in op.operands if v in index or v in args} if have else {}
-        found = ((key, units(tuple(space_of(v).space), have)) for v, key in keys.items())
-        return tuple((key, n) for key, n in found if n)
+        out = []
+        for v in dict.fromkeys(op.operands) if have else ():
+            if v in index or v in args:
+                signs = {d: cleaning_signs(d, nonnegative) for d in space_of(v).space}
+                ds = tuple(d for d, ss in signs.items() if all((d, s) in have for s in ss))
+                partial = sum((d, s) in have for d, ss in signs.items() if d not in ds
+                              for s in ss)
+                if ds or partial:
+                    out.append((("output", index[v]) if v in index else ("input", args[v]),
+                                tuple((d, len(signs[d])) for d in ds), partial))
+        return tuple(out)
 
     index: dict[SSAValue, int] = {}
     args = {arg: i for i, arg in enumerate(program.block.args)}
