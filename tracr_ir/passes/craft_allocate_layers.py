@@ -29,12 +29,15 @@ SelectorWidth is an attention head followed by an MLP, at sublayers 2l and 2l + 
 - `solver` keeps that number of layers and moves blocks within their slack (CP-SAT, ortools)
   to minimise, lexicographically:
   1. the residual width after reuse: the peak of live directions under a *cleaning plan*.
-     An occupant (an s-op's directions, a SelectorWidth's share) holds its positions from
-     its write until the MLP sublayer of the layer the plan cleans it in (its last reader's
-     layer or a later one), or to the end if the plan does not clean it. Cleaning costs
-     hidden units in that layer's MLP (one per direction proven never negative, else two;
-     `cleaning_signs`), and every MLP layer, its cleanings included, stays within the widest
-     MLP layer, itself within greedy's; the most heads in a layer stays within greedy's;
+     A direction (of an s-op, or a SelectorWidth's share) holds its position from its write
+     until the MLP sublayer of the layer the plan cleans it in (its last reader's layer or a
+     later one), or to the end if the plan does not clean it. Cleaning costs hidden units in
+     that layer's MLP (one per direction proven never negative, else two;
+     `cleaning_signs`), none for the units a reader in that layer already has (the lowering
+     folds them in). The plan cleans an s-op by parts: the directions a reader can clean
+     alone, whole; the rest, any number of them where each costs the same, else whole. Every
+     MLP layer, its cleanings included, stays within the widest MLP layer, itself within
+     greedy's; the most heads in a layer stays within greedy's;
   2. the most heads in a layer;
   3. the widest MLP layer, cleanings included.
   The residual comes first because d_model multiplies every weight matrix, while the most
