@@ -44,20 +44,24 @@ class Occupancy:
     folded: tuple[Direction, ...] = ()
 
     @property
-    def per_direction(self) -> int:
-        """The units cleaning each direction takes where a plan may clean some of them (no
-        folder, the same for each), else 0: then it cleans all or none."""
-        same = self.folder is None and self.units % self.width == 0
-        return self.units // self.width if same else 0
+    def per_direction(self) -> tuple[int, int]:
+        """(the units cleaning each direction takes, those its folder saves on each) where
+        they are the same for each direction and a plan may clean some of them, else (0, 0):
+        then it cleans all or none."""
+        saved = self.folder[1] if self.folder is not None else 0
+        if self.units % self.width or saved % self.width or self.folded:
+            return 0, 0
+        return self.units // self.width, saved // self.width
 
     def cost(self, layer: int, layers: Sequence[int], count: int | None = None) -> int:
         """The hidden units cleaning `count` of its directions (all by default) in `layer`
         takes (`layers`: the blocks' layers)."""
-        if count is not None and count < self.width:
-            return count * self.per_direction
-        if self.folder is not None and layers[self.folder[0]] == layer:
-            return self.units - self.folder[1]
-        return self.units
+        count = self.width if count is None else count
+        folds = self.folder is not None and layers[self.folder[0]] == layer
+        if count < self.width:
+            each, saved = self.per_direction
+            return count * (each - saved * folds)
+        return self.units - self.folder[1] * folds if self.folder is not None else self.units
 
 
 def occupancies(infos: Sequence[BlockInfo], layers: Sequence[Any], input_widths: Sequence[int],
@@ -171,9 +175,9 @@ def cleaning_plan(infos: Sequence[BlockInfo], starts: Sequence[int],
         layer = next((x for x in range(o.end, n - 1) if loads[x] + o.cost(x, layers) <= cap),
                      None)
         count = o.width
-        if layer is None and o.per_direction:
+        if layer is None and o.per_direction[0]:
             layer = max(range(o.end, n - 1), key=lambda x: (cap - loads[x], -x))
-            count = min(o.width, max(cap - loads[layer], 0) // o.per_direction)
+            count = min(o.width, max(cap - loads[layer], 0) // o.per_direction[0])
         if layer is not None and count:
             loads[layer] += o.cost(layer, layers, count)
             plan[o.key] = layer, count
@@ -258,7 +262,8 @@ def solve(infos: Sequence[BlockInfo], greedy: Sequence[int], input_widths: Seque
             continue
         at = model.new_int_var(0, n_layers - 1, "")
         model.add(at >= o.end)
-        if o.per_direction:  # `count` of its directions cleaned in layer `at`, the rest kept
+        each, saved = o.per_direction
+        if each:  # `count` of its directions cleaned in layer `at`, the rest kept
             count = model.new_int_var(0, o.width, "")
             cleaned[o.key] = count, at
             size = model.new_int_var(1, end_all, "")
@@ -267,7 +272,15 @@ def solve(infos: Sequence[BlockInfo], greedy: Sequence[int], input_widths: Seque
             intervals.append(model.new_interval_var(2 * at + 2, end_all - 2 * at - 2, end_all,
                                                     ""))
             widths.append(o.width - count)
-            mlp.append((model.new_fixed_size_interval_var(at, 1, ""), o.per_direction * count))
+            demand: Any = each * count
+            if saved:  # `counted` of them with `saved` units fewer, in its folder's layer
+                counted, folds = model.new_int_var(0, o.width, ""), model.new_bool_var("")
+                model.add(counted <= count)
+                model.add(counted <= o.width * folds)
+                model.add(at == layer[o.folder[0]]).only_enforce_if(folds)
+                demand = model.new_int_var(0, each * o.width, "")
+                model.add(demand == each * count - saved * counted)
+            mlp.append((model.new_fixed_size_interval_var(at, 1, ""), demand))
             continue
         clean = model.new_bool_var("")  # all its directions cleaned in layer `at`, or none
         cleaned[o.key] = clean, at
