@@ -236,7 +236,6 @@ def solve(infos: Sequence[BlockInfo], greedy: Sequence[int], input_widths: Seque
                          [info.heads for info in infos if info.heads], heads)
     model.add(n_layers * heads >= sum(i.heads for i in infos))
 
-    # The widest MLP layer, within greedy's: one of the layers' loads.
     # The widest MLP layer, cleanings included, within greedy's.
     widest = model.new_int_var(max(i.hidden for i in infos), greedy_hidden, "hidden")
 
