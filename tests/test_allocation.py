@@ -10,10 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tracr_ir import rasp
+from tracr_ir.allocation.placement import _Loads
+from tracr_ir.allocation.solver import cleaning_loads, cleaning_plan, objective
 from tracr_ir.compiler import compile_rasp_to_model
 from tracr_ir.dialects import craft
 from tracr_ir.errors import UnsupportedProgramError
-from tracr_ir.passes.craft_allocate_layers import (ATTENTION, MLP, BlockInfo, _Loads,
+from tracr_ir.passes.craft_allocate_layers import (ATTENTION, MLP, BlockInfo,
                                                    block_infos, critical_sublayers,
                                                    earliest_sublayers, fit_sublayers,
                                                    greedy_sublayers, layer_count, layer_loads,
@@ -74,7 +76,7 @@ def test_keeps_the_critical_path_where_tracr_takes_a_layer_more():
     assert (layer_count(infos, starts), layer_loads(infos, starts)) == (1, (1, 10))
     starts, proven = solver_sublayers(infos, starts, (3, 3), time_limit=3.0)
     assert_valid(infos, starts)
-    assert layer_count(infos, starts) == 1 and proven[:1] == ("heads",)
+    assert layer_count(infos, starts) == 1 and proven[:2] == ("residual", "heads")
 
 
 def test_tracr_rule_condenses_an_attention_level_with_the_next_mlp_level():
@@ -164,3 +166,26 @@ def test_greedy_keeps_the_critical_path_on_lib_programs(case):
     assert_valid(infos, starts)
     assert layer_count(infos, starts) == layer_count(infos, earliest_sublayers(infos))
     assert layer_loads(infos, starts) <= layer_loads(infos, tracr_sublayers(infos))
+
+
+def test_a_cleaning_plan_counts_its_units_in_the_mlp_layers():
+    # tokens (3 one-hot directions) -> m (MLP, 4 hidden units, layer 0) -> a (head, layer 1),
+    # then m2 (MLP, layer 1) reading a; the output is m2's. Cleaning tokens costs one unit
+    # per direction in layer 0's MLP: with the widest layer capped at 5 only one of the three
+    # fits, so the first-fit plan cleans one and keeps two to the end.
+    infos = [BlockInfo(None, MLP, 1, (), 0, 4, 3, (0,), units=3),  # type: ignore[arg-type]
+             BlockInfo(None, ATTENTION, 1, (0,), 1, 0, 2, units=2),  # type: ignore[arg-type]
+             BlockInfo(None, MLP, 1, (1,), 0, 5, 1, output=True, units=1)]  # type: ignore
+    starts = [1, 2, 3]
+    assert objective(infos, starts, (3, 0)) == (1, 2 + 6, 5)  # tokens and m at sublayer 1
+    plan = cleaning_plan(infos, starts, (3, 0), 5)
+    assert plan == {("input", 0, 0): (0, 1)}
+    # m and a are freed only in the last layer: a plan keeps them; at sublayer 3 m (3), a (2),
+    # m2 (1) and the two tokens directions the plan keeps are live
+    assert objective(infos, starts, (3, 0), plan) == (1, 2 + 8, 5)
+    assert objective(infos, starts, (3, 0), {}) == (1, 2 + 9, 5)
+    assert cleaning_loads(infos, starts, (3, 0), plan) == [5, 5]
+    wider = cleaning_plan(infos, starts, (3, 0), 7)
+    assert wider == {("input", 0, 0): (0, 3)}
+    assert cleaning_loads(infos, starts, (3, 0), wider) == [7, 5]
+    assert objective(infos, starts, (3, 0), wider) == (1, 2 + 6, 7)

@@ -190,13 +190,18 @@ class Occupant:
     last_reader: CraftOp | None = None
     output: bool = False
     fixed: bool = False  # `one` and `bos`: every position, always
+    share: bool = False  # a SelectorWidth's share
+    kept: bool = False  # a cleaning plan keeps its positions to the end
+    clean_layer: int | None = None  # a cleaning plan cleans it in this layer's MLP
 
     @property
     def end(self) -> int:
         """The sublayer after which the position is free: the MLP sublayer of the last
-        reader's layer (it is cleaned there), or FOREVER."""
-        if self.output or self.fixed:
+        reader's layer (it is cleaned there) or of the plan's `clean_layer`, or FOREVER."""
+        if self.output or self.fixed or self.kept:
             return FOREVER
+        if self.clean_layer is not None:
+            return 2 * self.clean_layer + 1
         return max(self.last_read, self.written, 0) | 1
 
     @property
@@ -239,7 +244,7 @@ def occupants(program: SSAProgramOp, ops: Sequence[CraftOp]) -> list[Occupant]:
                 occ.last_read, occ.last_reader = read, op
         if block_kind(op) == "selector_width":
             out.append(Occupant(f"{op.label_text}_share", (share_direction(op.label_text),), op,
-                                read, read + 1, op))
+                                read, read + 1, op, share=True))
         occ = Occupant(op.label_text, tuple(op.out_space), op, write)
         by_value[op.output] = occ
         out.append(occ)
@@ -307,14 +312,18 @@ def _single_units(mlp: MLPBlock) -> dict[Unit, int]:
     return out
 
 
+def block_units(program: SSAProgramOp, op: CraftOp) -> frozenset[Unit]:
+    """The units relu(+-x_d) the MLPs of `op`'s block have (`fold_cleaning` reuses them)."""
+    return frozenset(unit for part in _parts(op.block(program.length))  # type: ignore[attr-defined]
+                     if isinstance(part, MLPBlock) for unit in _single_units(part))
+
+
 def foldable_units(program: SSAProgramOp, ops: Sequence[CraftOp]) -> dict[int, frozenset[Unit]]:
     """Layer -> the units relu(+-x_d) its MLPs already have (`fold_cleaning` reuses them)."""
     out: dict[int, set[Unit]] = {}
     for op in ops:
-        for part in _parts(op.block(program.length)):  # type: ignore[attr-defined]
-            if isinstance(part, MLPBlock):
-                out.setdefault(op.layer_index or 0, set()).update(_single_units(part))
-    return {layer: frozenset(units) for layer, units in out.items()}
+        out.setdefault(op.layer_index or 0, set()).update(block_units(program, op))
+    return {layer: frozenset(units) for layer, units in out.items() if units}
 
 
 def cleaning_signs(d: Direction, nonnegative: frozenset[Direction]) -> tuple[float, ...]:

@@ -27,418 +27,76 @@ SelectorWidth is an attention head followed by an MLP, at sublayers 2l and 2l + 
   it can. The layer count comes first: where only more layers would reach tracr's widths,
   greedy keeps the critical path.
 - `solver` keeps that number of layers and moves blocks within their slack (CP-SAT, ortools)
-  to minimise, lexicographically, the most heads in a layer, then the widest MLP, then the
-  peak residual width after reuse (the live directions at the worst sublayer, as
-  `craft-layout-residual{reuse=true}` lays them out: an s-op from its write to the MLP
-  sublayer of its last reader's layer). Each stage starts from the best placement so far
-  (greedy first, `AddHint`), gets `time_limit / 3` seconds (`time_limit` 3 by default), and
-  its value is then fixed for the next; a stage without a solution keeps the previous
-  placement, and the answer is never worse than greedy's on this objective (checked).
+  to minimise, lexicographically:
+  1. the residual width after reuse: the peak of live directions under a *cleaning plan*.
+     A direction (of an s-op, or a SelectorWidth's share) holds its position from its write
+     until the MLP sublayer of the layer the plan cleans it in (its last reader's layer or a
+     later one), or to the end if the plan does not clean it. Cleaning costs hidden units in
+     that layer's MLP (one per direction proven never negative, else two;
+     `cleaning_signs`), none for the units a reader in that layer already has (the lowering
+     folds them in). The plan cleans an s-op by parts: the directions a reader can clean
+     alone, whole; the rest, any number of them where each costs the same, else whole. Every
+     MLP layer, its cleanings included, stays within the widest MLP layer, itself within
+     greedy's; the most heads in a layer stays within greedy's;
+  2. the most heads in a layer;
+  3. the widest MLP layer, cleanings included.
+  The residual comes first because d_model multiplies every weight matrix, while the most
+  heads in a layer and the widest MLP layer only size the padding of a padded format (the
+  blocks' heads and hidden units are the same wherever they go); kept within greedy's heads
+  and widest MLP layer, the answer is never worse than greedy's on any of the three. (Heads
+  then MLP width first, the placement evened out the MLP layers and left no room below the
+  widest for cleanings: on random 400-node programs the laid-out residual was wider than
+  greedy's.) Each stage starts from the best placement so far (greedy's with a first-fit
+  plan, `cleaning_plan`, `AddHint`), gets its share of `time_limit` (3 s by default; 0.6,
+  0.2, 0.2), and its value is then fixed for the next; a stage without a solution keeps the
+  previous placement.
+
+The solver records its plan's layout on the program (`planned_layout`: the plan's width,
+`x clean N | y` for a cleaning after the last reader's layer); `craft-layout-residual` keeps
+it unless its own layout is narrower. The model counts fewer savings than that pass finds
+(it folds a cleaning into units of any block of the layer, and reuses a position in any
+layer up to the next writer's), so where the pass lays out greedy's placement narrower than
+the solver's (plan or own layout), the solver keeps greedy's placement and proves nothing:
+its residual is never wider than greedy's. The greedy allocator drops any `residual` layout on the
+program (it was laid out for other layers; run `craft-layout-residual` again).
 
 `proven_optimal` on the program lists the stages proven optimal: `layers` always (the
-critical path), and `heads`, `mlp_hidden`, `residual` while CP-SAT proved each stage optimal
-(a stage counts only if the ones before it do). The lowering copies it to the model
-(`model.stats()`). A `residual` layout already on the program is dropped (it was laid out for
-other layers; run `craft-layout-residual` again).
+critical path), and `residual`, `heads`, `mlp_hidden` while CP-SAT proved each stage optimal
+under the model above (a stage counts only if the ones before it do). `craft-layout-residual`
+keeps `residual` (and the stages after it) only if the layout it lays out has the plan's
+width, so a listed stage is proven for the model the final layout meets (the cleanings it
+needs are at most the plan's: only reused positions are cleaned, and a unit a layer's MLP
+already has is folded in). The lowering copies it to the model (`model.stats()`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from xdsl.context import Context
-from xdsl.dialects.builtin import ArrayAttr, IntegerAttr, ModuleOp, StringAttr, i64
-from xdsl.ir import SSAValue
+from xdsl.dialects.builtin import ArrayAttr, ModuleOp, StringAttr
 from xdsl.passes import ModulePass
 
+from tracr_ir.allocation.placement import (ATTENTION, MLP, BlockInfo, balanced_sublayers,
+                                           block_infos, critical_sublayers, earliest_sublayers,
+                                           fit_sublayers, greedy_sublayers, input_widths_of,
+                                           latest_sublayers, layer_count, layer_loads, mlp_room,
+                                           tracr_sublayers)
+from tracr_ir.allocation.solver import (STAGES, cleaning_plan, objective, place, planned_layout,
+                                        reuse_width, solve, solver_sublayers)
 from tracr_ir.dialects import craft
 from tracr_ir.dialects.craft_layout import RESIDUAL_ATTR
 from tracr_ir.errors import PipelineError
 
-ATTENTION, MLP = 0, 1
+__all__ = [
+    "ATTENTION", "MLP", "OPTIMAL_ATTR", "STAGES", "BlockInfo", "CraftAllocateLayers",
+    "balanced_sublayers", "block_infos", "cleaning_plan", "critical_sublayers",
+    "earliest_sublayers", "fit_sublayers", "greedy_sublayers", "input_widths_of",
+    "latest_sublayers", "layer_count", "layer_loads", "mlp_room", "objective", "place",
+    "planned_layout", "reuse_width", "solve", "solver_sublayers", "tracr_sublayers",
+]
+
 OPTIMAL_ATTR = "proven_optimal"
-STAGES = ("heads", "mlp_hidden", "residual")
-
-
-@dataclass(frozen=True)
-class BlockInfo:
-    """What allocation needs to know of one block."""
-
-    op: craft.CraftOp
-    first: int  # parity of its first sublayer: ATTENTION or MLP
-    span: int  # sublayers it occupies: 1, or 2 for a SelectorWidth
-    operands: tuple[int, ...]  # indices of the blocks it reads
-    heads: int
-    hidden: int
-    width: int = 0  # directions of its output
-    inputs: tuple[int, ...] = ()  # program inputs it reads: 0 tokens, 1 indices
-    output: bool = False  # it writes the program output
-
-
-def block_infos(program: craft.ProgramOp) -> list[BlockInfo]:
-    """One `BlockInfo` per block, in program order (operands first)."""
-    index: dict[SSAValue, int] = {}
-    args = {arg: i for i, arg in enumerate(program.block.args)}
-    infos: list[BlockInfo] = []
-    out = program.output.value
-    for op in program.block.ops:
-        if not isinstance(op, craft.CraftOp):
-            continue
-        block = op.block(program.length)  # of the type its kind says
-        kind = craft.block_kind(op)
-        if kind == "selector_width":
-            first, span, heads, hidden = ATTENTION, 2, 1, block.mlp.hidden_size
-        elif kind == "attention":
-            first, span, heads, hidden = ATTENTION, 1, 1, 0
-        else:
-            first, span, heads, hidden = MLP, 1, 0, block.hidden_size
-        operands = tuple(sorted({index[v] for v in op.operands if v in index}))
-        inputs = tuple(sorted({args[v] for v in op.operands if v in args}))
-        index[op.output] = len(infos)
-        infos.append(BlockInfo(op, first, span, operands, heads, hidden, len(op.out_space),
-                               inputs, op.output is out))
-    return infos
-
-
-def input_widths_of(program: craft.ProgramOp) -> tuple[int, ...]:
-    return tuple(len(arg.type.space) for arg in program.block.args)  # type: ignore[attr-defined]
-
-
-def _first_sublayer(after: int, parity: int) -> int:
-    """The first sublayer of `parity` strictly after sublayer `after`."""
-    s = after + 1
-    return s if s % 2 == parity else s + 1
-
-
-def earliest_sublayers(infos: Sequence[BlockInfo]) -> list[int]:
-    """Each block's first sublayer, as early as its operands allow (ASAP)."""
-    starts: list[int] = []
-    for info in infos:
-        ready = max((starts[j] + infos[j].span - 1 for j in info.operands), default=-1)
-        starts.append(_first_sublayer(ready, info.first))
-    return starts
-
-
-def tracr_sublayers(infos: Sequence[BlockInfo]) -> list[int]:
-    """Each block's first sublayer as tracr's allocator would place these blocks: by depth,
-    the longest chain of blocks from the inputs (depth d in layer d - 1), a level of attention
-    blocks only and the next level of MLPs only sharing one layer (tracr's one condensing
-    rule, applied in the same order: a merged level is not merged again)."""
-    depth: list[int] = []
-    for info in infos:
-        depth.append(1 + max((depth[j] for j in info.operands), default=0))
-    levels: list[list[int]] = [[] for _ in range(max(depth, default=0) + 1)]
-    for i, d in enumerate(depth):
-        levels[d].append(i)
-
-    def only(level: list[int], first: int) -> bool:
-        return all(infos[i].first == first and infos[i].span == 1 for i in level)
-
-    layer_of_level, layer, d = [0] * len(levels), 0, 1
-    while d < len(levels):
-        layer_of_level[d] = layer
-        if d + 1 < len(levels) and only(levels[d], ATTENTION) and only(levels[d + 1], MLP):
-            layer_of_level[d + 1] = layer
-            d += 1
-        layer, d = layer + 1, d + 1
-    return [2 * layer_of_level[d] + info.first for d, info in zip(depth, infos)]
-
-
-def layer_loads(infos: Sequence[BlockInfo], starts: Sequence[int]) -> tuple[int, int]:
-    """(most heads in a layer, widest MLP layer: hidden units summed over its blocks)."""
-    heads: dict[int, int] = {}
-    hidden: dict[int, int] = {}
-    for info, start in zip(infos, starts):
-        heads[start // 2] = heads.get(start // 2, 0) + info.heads
-        hidden[start // 2] = hidden.get(start // 2, 0) + info.hidden
-    return max(heads.values(), default=0), max(hidden.values(), default=0)
-
-
-def layer_count(infos: Sequence[BlockInfo], starts: Sequence[int]) -> int:
-    """Layers a placement uses (0 for no blocks)."""
-    return max((s + info.span - 1 for s, info in zip(starts, infos)), default=-1) // 2 + 1
-
-
-class _Loads:
-    """Per-layer loads in a min segment tree: the first layer of a range with a load at most
-    a limit in O(log n)."""
-
-    def __init__(self, n: int) -> None:
-        self.size = 1
-        while self.size < n:
-            self.size *= 2
-        self.tree = [0] * (2 * self.size)
-        for i in range(n, self.size):  # padding layers never fit
-            self.tree[self.size + i] = 1 << 62
-        for node in reversed(range(1, self.size)):
-            self.tree[node] = min(self.tree[2 * node], self.tree[2 * node + 1])
-
-    def load(self, layer: int) -> int:
-        return self.tree[self.size + layer]
-
-    def add(self, layer: int, amount: int) -> None:
-        node = self.size + layer
-        self.tree[node] += amount
-        node //= 2
-        while node:
-            self.tree[node] = min(self.tree[2 * node], self.tree[2 * node + 1])
-            node //= 2
-
-    def first_at_most(self, lo: int, hi: int, limit: int) -> int:
-        """The first layer in [lo, hi] whose load is at most `limit`, or -1."""
-
-        def walk(node: int, a: int, b: int) -> int:
-            if b < lo or a > hi or self.tree[node] > limit:
-                return -1
-            if a == b:
-                return a
-            mid = (a + b) // 2
-            found = walk(2 * node, a, mid)
-            return found if found >= 0 else walk(2 * node + 1, mid + 1, b)
-
-        return walk(1, 0, self.size - 1)
-
-
-def fit_sublayers(infos: Sequence[BlockInfo], n_layers: int, max_heads: int, max_hidden: int,
-                  latest: Sequence[int] | None = None) -> list[int] | None:
-    """First fit in program order: each block in the earliest layer of its window (after its
-    operands, early enough for its readers within `n_layers`) where the layer's heads and
-    hidden units stay within the caps; None if a block fits nowhere. O(blocks log layers).
-    With caps at the loads of the ASAP placement it finds that placement (by induction, every
-    block's ASAP layer still has room)."""
-    if latest is None:
-        latest = latest_sublayers(infos, 2 * n_layers - 1)
-    heads, hidden = _Loads(n_layers), _Loads(n_layers)
-    starts: list[int] = []
-    for i, info in enumerate(infos):
-        ready = max((starts[j] + infos[j].span - 1 for j in info.operands), default=-1)
-        lo, hi = _first_sublayer(ready, info.first) // 2, latest[i] // 2
-        if lo > hi:
-            return None
-        layer = lo
-        while True:
-            if info.heads:
-                layer = heads.first_at_most(layer, hi, max_heads - info.heads)
-            if layer >= 0 and info.hidden:
-                layer = hidden.first_at_most(layer, hi, max_hidden - info.hidden)
-            if layer < 0:
-                return None
-            if heads.load(layer) + info.heads <= max_heads:
-                break
-            layer += 1  # a SelectorWidth: this layer has room for its MLP, not its head
-        heads.add(layer, info.heads)
-        hidden.add(layer, info.hidden)
-        starts.append(2 * layer + info.first)
-    return starts
-
-
-def balanced_sublayers(infos: Sequence[BlockInfo], n_layers: int, max_heads: int,
-                       max_hidden: int) -> list[int] | None:
-    """A first fit within `n_layers` layers and the caps, then the caps lowered as far as
-    first fit still succeeds (bisection): the most heads in a layer first, then the widest MLP
-    layer. None if nothing fits the caps."""
-    latest = latest_sublayers(infos, 2 * n_layers - 1)
-    best = fit_sublayers(infos, n_layers, max_heads, max_hidden, latest)
-    if best is None:
-        return None
-    for stage in (0, 1):
-        demands = [(info.heads, info.hidden)[stage] for info in infos]
-        low = max(max(demands, default=0), -(-sum(demands) // n_layers))
-        high = layer_loads(infos, best)[stage]
-        while low < high:
-            mid = (low + high) // 2
-            caps = (mid, layer_loads(infos, best)[1]) if stage == 0 else (
-                layer_loads(infos, best)[0], mid)
-            found = fit_sublayers(infos, n_layers, *caps, latest)
-            if found is None:
-                low = mid + 1
-            else:
-                best, high = found, layer_loads(infos, found)[stage]
-    return best
-
-
-def critical_sublayers(infos: Sequence[BlockInfo]) -> list[int]:
-    """A placement in the fewest layers (the critical path), balanced to the fewest heads in a
-    layer, then the narrowest widest MLP layer (`balanced_sublayers` from ASAP's loads)."""
-    if not infos:
-        return []
-    asap = earliest_sublayers(infos)
-    balanced = balanced_sublayers(infos, layer_count(infos, asap), *layer_loads(infos, asap))
-    return balanced if balanced is not None else asap
-
-
-def greedy_sublayers(infos: Sequence[BlockInfo]) -> list[int]:
-    """The greedy placement: `critical_sublayers`, unless tracr's placement of the same blocks
-    (`tracr_sublayers`) has fewer heads or a narrower MLP layer and first fit in the critical
-    path stays within tracr's both; then that fit, balanced. The layer count is never above
-    the critical path: layers come first, then heads, then MLP width (tracr's rule may need
-    more layers for narrower ones; its own blocks may also differ: fused maps, helpers)."""
-    best = critical_sublayers(infos)
-    target = layer_loads(infos, tracr_sublayers(infos))
-    loads = layer_loads(infos, best)
-    if loads[0] <= target[0] and loads[1] <= target[1]:
-        return best
-    layers = layer_count(infos, best)
-    if fit_sublayers(infos, layers, *target) is None:
-        return best
-    return balanced_sublayers(infos, layers, *target) or best
-
-
-def latest_sublayers(infos: Sequence[BlockInfo], last_sublayer: int) -> list[int]:
-    """Each block's last possible first sublayer, so that every reader still fits."""
-    latest = [0] * len(infos)
-    readers: list[list[int]] = [[] for _ in infos]
-    for i, info in enumerate(infos):
-        for j in info.operands:
-            readers[j].append(i)
-    for i in reversed(range(len(infos))):
-        info = infos[i]
-        bound = min((latest[r] - 1 for r in readers[i]), default=last_sublayer)
-        end = bound - (info.span - 1)  # the block's last sublayer must be <= bound
-        start = end if end % 2 == info.first else end - 1
-        latest[i] = start
-    return latest
-
-
-def _readers(infos: Sequence[BlockInfo]) -> tuple[list[list[int]], list[list[int]]]:
-    """(readers of each block's output, readers of each input), as block indices."""
-    blocks: list[list[int]] = [[] for _ in infos]
-    inputs: list[list[int]] = [[], []]
-    for i, info in enumerate(infos):
-        for j in info.operands:
-            blocks[j].append(i)
-        for a in info.inputs:
-            inputs[a].append(i)
-    return blocks, inputs
-
-
-def objective(infos: Sequence[BlockInfo], starts: Sequence[int], input_widths: Sequence[int]
-              ) -> tuple[int, int, int]:
-    """(most heads in a layer, widest MLP, peak residual width after reuse) of a placement
-    (`one` and `bos` included in the width), as the solver counts them."""
-    if not infos:
-        return 0, 0, 2 + sum(input_widths)
-    layers = [s // 2 for s in starts]
-    n = max(layers) + 1
-    heads, hidden = [0] * n, [0] * n
-    for info, layer in zip(infos, layers):
-        heads[layer] += info.heads
-        hidden[layer] += info.hidden
-    live = [0] * (2 * n + 1)
-    for start, end, width in _intervals(infos, layers, input_widths, n):
-        for t in range(start, end):
-            live[t] += width
-    return max(heads), max(hidden), 2 + max(live)
-
-
-def _intervals(infos: Sequence[BlockInfo], layers: Sequence[Any], input_widths: Sequence[int],
-               n_layers: int, last: Callable[[list[Any]], Any] = max
-               ) -> list[tuple[Any, Any, int]]:
-    """(first sublayer, end sublayer exclusive, width) of every occupant: an input from 0, a
-    block's output from its write, a SelectorWidth's share at its head; each until the MLP
-    sublayer of its last reader's layer (`last` of the readers' layers) or, for the output,
-    to the end. `layers` holds ints or solver variables."""
-    readers, input_readers = _readers(infos)
-    out: list[tuple] = []
-    for a, width in enumerate(input_widths):
-        if input_readers[a] and width:
-            out.append((0, 2 * last([layers[r] for r in input_readers[a]]) + 2, width))
-    for i, info in enumerate(infos):
-        if info.span == 2:
-            out.append((2 * layers[i], 2 * layers[i] + 2, 1))
-        if info.output:
-            end = 2 * n_layers
-        elif readers[i]:
-            end = 2 * last([layers[r] for r in readers[i]]) + 2
-        else:
-            continue
-        if info.width:
-            out.append((2 * layers[i] + info.first + info.span - 1, end, info.width))
-    return out
-
-
-def solver_sublayers(infos: Sequence[BlockInfo], greedy: Sequence[int],
-                     input_widths: Sequence[int], time_limit: float
-                     ) -> tuple[list[int], tuple[str, ...]]:
-    """(sublayers minimising the objective lexicographically within the greedy number of
-    layers, the stages proven optimal)."""
-    try:
-        from ortools.sat.python import cp_model
-    except ImportError as error:
-        raise PipelineError("craft-allocate-layers{strategy=solver} needs ortools "
-                            "(pip install 'tracr-ir[solver]')") from error
-
-    if not infos:
-        return [], STAGES
-    earliest = earliest_sublayers(infos)
-    n_layers = layer_count(infos, earliest)
-    latest = latest_sublayers(infos, 2 * n_layers - 1)
-    model = cp_model.CpModel()
-    layer = [model.new_int_var(earliest[i] // 2, latest[i] // 2, f"layer_{i}")
-             for i in range(len(infos))]
-    for i, info in enumerate(infos):
-        for j in info.operands:
-            # start_i > end_j, in sublayers: 2 l_i + first_i > 2 l_j + first_j + span_j - 1
-            end_j = infos[j].first + infos[j].span - 1
-            model.add(2 * layer[i] + info.first >= 2 * layer[j] + end_j + 1)
-
-    def cumulative(demands: Sequence[int], name: str) -> cp_model.IntVar:
-        """The most of `demands` placed in one layer (bounded below by the average)."""
-        cap = model.new_int_var(max(demands, default=0), sum(demands), name)
-        used = [(model.new_fixed_size_interval_var(layer[i], 1, f"{name}_{i}"), d)
-                for i, d in enumerate(demands) if d]
-        model.add_cumulative([u for u, _ in used], [d for _, d in used], cap)
-        model.add(n_layers * cap >= sum(demands))
-        return cap
-
-    def latest_of(xs: list[Any]) -> Any:
-        if len(xs) == 1:
-            return xs[0]
-        m = model.new_int_var(0, n_layers - 1, "")
-        model.add_max_equality(m, xs)
-        return m
-
-    def residual() -> cp_model.LinearExpr:
-        intervals, widths = [], []
-        for start, end, width in _intervals(infos, layer, input_widths, n_layers, latest_of):
-            size = model.new_int_var(1, 2 * n_layers, "")
-            intervals.append(model.new_interval_var(start, size, end, ""))
-            widths.append(width)
-        peak = model.new_int_var(0, sum(widths), "residual")
-        model.add_cumulative(intervals, widths, peak)
-        return peak + 2
-
-    # Each stage's constraints join the model when its turn comes (lighter earlier stages).
-    stages = (lambda: cumulative([i.heads for i in infos], "heads"),
-              lambda: cumulative([i.hidden for i in infos], "hidden"), residual)
-    best = list(greedy)
-    target = objective(infos, best, input_widths)
-    proven: list[str] = []
-    for k, (stage, build) in enumerate(zip(STAGES, stages)):
-        expr = build()
-        model.clear_hints()
-        for i in range(len(infos)):
-            model.add_hint(layer[i], best[i] // 2)
-        model.add(expr <= target[k])  # never worse than the best placement so far
-        model.minimize(expr)
-        solver = cp_model.CpSolver()
-        solver.parameters.max_time_in_seconds = time_limit / len(STAGES)
-        solver.parameters.num_workers = 2
-        solver.parameters.random_seed = 0
-        status = solver.solve(model)
-        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            break
-        found = [2 * solver.value(layer[i]) + info.first for i, info in enumerate(infos)]
-        if objective(infos, found, input_widths) <= objective(infos, best, input_widths):
-            best = found
-        target = objective(infos, best, input_widths)
-        model.add(expr <= target[k])
-        # A stage is proven optimal if it and every stage before it are.
-        if status == cp_model.OPTIMAL and len(proven) == k:
-            proven.append(stage)
-    return best, tuple(proven)
 
 
 @dataclass(frozen=True)
@@ -459,15 +117,24 @@ class CraftAllocateLayers(ModulePass):
         for program in op.walk():
             if not isinstance(program, craft.ProgramOp):
                 continue
-            infos = block_infos(program)
+            infos = block_infos(program, cleaning=self.strategy == "solver")
             starts = greedy_sublayers(infos)
             proven: tuple[str, ...] = ()
+            layout = None
             if self.strategy == "solver":
-                starts, proven = solver_sublayers(infos, starts, input_widths_of(program),
-                                                  self.time_limit)
-            for info, start in zip(infos, starts):
-                info.op.properties["layer"] = IntegerAttr(start // 2, i64)
-            # A residual layout is laid out for the old layers: craft-layout-residual again.
+                solution = solve(infos, starts, input_widths_of(program), self.time_limit)
+                greedy_width = reuse_width(program, infos, starts) if infos else 0
+                width = reuse_width(program, infos, solution.starts) if infos else 0  # places
+                layout = planned_layout(program, infos, solution.plan) if infos else None
+                if layout is None or min(width, len(layout)) <= greedy_width:
+                    starts, proven = solution.starts, solution.proven
+                else:  # craft-layout-residual lays out greedy's placement narrower: keep it
+                    layout = None
+            place(infos, starts)
+            # A residual layout is laid out for the old layers: the solver's plan replaces it,
+            # else it is dropped (craft-layout-residual again).
             program.attributes.pop(RESIDUAL_ATTR, None)
+            if layout is not None:
+                program.attributes[RESIDUAL_ATTR] = layout.attr()
             program.attributes[OPTIMAL_ATTR] = ArrayAttr(
                 [StringAttr(stage) for stage in ("layers", *proven)])

@@ -35,7 +35,8 @@ builtin.module {
 
 // GREEDY:     attributes {proven_optimal = ["layers"]}
 // GREEDY:     %parity = craft.categorical_mlp "parity_6" layer 1
-// SOLVER:     attributes {proven_optimal = ["layers", "heads", "mlp_hidden", "residual"]}
+// The solver records its cleaning plan's layout (21 positions, the peak of live directions).
+// SOLVER:     attributes {residual = #craft.residual<[one, bos, {{.*}} | sum_7:{{.*}}]>, proven_optimal = ["layers", "residual", "heads", "mlp_hidden"]}
 
 // LAYOUT:     residual = #craft.residual<[one, bos, tokens:1, tokens:2, tokens:3, indices:0, indices:1, indices:2, target_pos_2_share, target_pos_2:0, target_pos_2:1, target_pos_2:2, target_pos_2:3, sort_4:1, sort_4:2, sort_4:3, double_5:2, double_5:4, double_5:6, parity_6:0, parity_6:1, sum_7:2, sum_7:3, sum_7:4, sum_7:5, sum_7:6, sum_7:7]>
 
@@ -50,11 +51,10 @@ builtin.module {
 // MODEL:      transformer.mlp layer 2 "sum_7"
 // MODEL:      transformer.unembed categorical [sum_7:2, sum_7:3, sum_7:4, sum_7:5, sum_7:6, sum_7:7]
 
-// The solver's placement, with reuse (the default layout, which keeps the solver's MLP
-// width): 21 positions instead of 27, MLPs of 7 hidden units at most. The layout is wider
-// than the peak the solver proved optimal, so `residual` is no longer listed as proven.
+// The solver's placement, with reuse: 21 positions instead of 27 (the width of the solver's
+// plan, proven optimal), MLPs of 7 hidden units at most.
 // SOLVED-MODEL: transformer.model {{.*}} // width 21, 3 layers, heads [1, 1, 0], mlp hidden [7, 7, 6]
-// SOLVED-MODEL: attributes {proven_optimal = ["layers", "heads", "mlp_hidden"], residual_history = ["one", "bos", "tokens:1 | sum_7:{{[2-7]}}",
+// SOLVED-MODEL: attributes {proven_optimal = ["layers", "residual", "heads", "mlp_hidden"], residual_history = ["one", "bos", "tokens:1 | sum_7:{{[2-7]}}",
 
 // sort([3, 1, 2]) = [1, 2, 3]; doubled plus index parity.
 // OUT:        [2, 5, 6]
