@@ -683,3 +683,63 @@ def test_comparison_term_equals_the_comparison(values, name, negated):
     want = np.array([[bool(comparison(k.value, q.value)) != negated for k in keys]
                      for q in queries])
     np.testing.assert_array_equal(term.table, want)
+
+
+def _noisy(space: Space, held, error: float, excess: float, rng: np.random.Generator
+           ) -> dict[Direction, float]:
+    """A vector within l1 `error` of the one-hot of `held` (None: the zero vector) whose
+    coordinates exceed 1 by at most `excess`: the held coordinate is 1 + excess (or off by
+    the rest), the rest of the error spread with random signs over the others."""
+    x = {d: 0.0 for d in space}
+    rest = error
+    if held is not None:
+        d = Direction(space[0].name, held)
+        shift = excess if rng.random() < 0.5 else -rng.random() * error / 2
+        x[d] = 1.0 + shift
+        rest -= abs(shift)
+    others = [d for d in space if d.value != held]
+    weights = rng.random(len(others))
+    for d, w in zip(others, weights / weights.sum()):
+        x[d] += rest * w * (1 if rng.random() < 0.7 else -1)
+    return x
+
+
+@pytest.mark.parametrize("excess", [(4e-7, 3e-7), (2e-3, 1e-3)])
+@pytest.mark.parametrize("numerical", [False, True])
+def test_direct_sequence_map_error_with_excess_and_margin_holds(numerical, excess):
+    """Operands within l1 e1, e2 whose coordinates exceed 1 by at most o1, o2 (None operands
+    too): the direct map's output error is within `direct_sequence_map_error` for margin 0
+    and for margin max(o1, o2), where the bound is e1 + e2 + margin (not n2 e1 + n1 e2)."""
+    rng = np.random.default_rng(0)
+    xs, ys = Space.categorical("x", range(5)), Space.categorical("y", range(4))
+    values = [-2.0, 0.5, 3.0] if numerical else ["p", "q", "r"]
+    table = {(u, v): values[int(rng.integers(3))] for u in range(5) for v in range(4)}
+    out = Space.of(Direction("z")) if numerical else Space.categorical("z", values)
+    (e1, e2), (o1, o2) = (2e-3, 1e-3), excess
+    for margin in (0.0, max(o1, o2)):
+        block = mlp.sequence_map_mlp(xs, ys, out, table, direct=True,
+                                     numerical_output=numerical, margin=margin)
+        bound = mlp.direct_sequence_map_error(table, (5, 4), (e1, e2), numerical, (o1, o2),
+                                              margin)
+        if margin:
+            scale = 3.0 if numerical else 1.0
+            assert bound == pytest.approx(scale * (e1 + e2 + margin))
+        space = join(xs, ys, [ONE, BOS], out)
+        worst = 0.0
+        for _ in range(400):
+            u = None if rng.random() < 0.1 else int(rng.integers(5))
+            v = None if rng.random() < 0.1 else int(rng.integers(4))
+            row = {ONE: 1.0, **_noisy(xs, u, e1, o1, rng), **_noisy(ys, v, e2, o2, rng)}
+            y = block_update(block, space, np.array([space.vector(row)]), dtype=np.float64)
+            got = y[0, [space.index(d) for d in out]]
+            want = np.zeros(len(out))
+            if u is not None and v is not None:
+                w = table[(u, v)]
+                if numerical:
+                    want[0] = w
+                else:
+                    want[out.index(Direction("z", w))] = 1.0
+            worst = max(worst, float(np.abs(got - want).sum()))
+        assert worst <= bound * (1 + 1e-9), (margin, worst, bound)
+    assert mlp.direct_sequence_map_error(table, (5, 4), (e1, e2), numerical) == pytest.approx(
+        (3.0 if numerical else 1.0) * (4 * e1 + 5 * e2))

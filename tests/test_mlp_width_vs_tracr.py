@@ -157,3 +157,34 @@ def test_heads_read_noisy_keys_and_queries_without_snapping():
     snapped = run_pipeline(compile_to_stage(most, vocab, 5, "rasp"),
                            "lower-rasp-to-craft{direct=false}")
     assert "_snap" in str(snapped) and "term_error" not in str(snapped)
+
+
+def test_a_direct_sequence_map_of_a_head_output_takes_a_margin():
+    """A sequence map of an Aggregate read by a mean's selector: its need (about 3e-6 at
+    max_seq_len 10) over the other operand's 10 values would be below float32's reach, so
+    it used to snap (200 units against tracr's 100). A head's output exceeds 1 only by its
+    float32 rounding, which a `margin` on the neurons absorbs (error e1 + e2 + margin), so it
+    is direct: no wider than tracr's, exact; the margin prints, parses and is checked."""
+    from tracr_ir.compiler import compile_rasp_to_model, parse_module
+    from tracr_ir.testing import assert_equivalent
+
+    agg = rasp.categorical(rasp.Aggregate(
+        rasp.Select(rasp.indices, rasp.indices, rasp.Comparison.EQ), rasp.indices))
+    below = rasp.categorical(rasp.SequenceMap(lambda i, a: i < a, rasp.indices, agg))
+    share = rasp.numerical(rasp.Aggregate(
+        rasp.Select(rasp.indices, below, lambda k, q: q or k == 0),
+        rasp.numerical(rasp.Map(lambda b: 1 if b else 0, below)), default=0))
+    program = rasp.categorical(rasp.Map(lambda x: x > 0.3, share))
+    model = compile_rasp_to_model(program, {1, 2, 3}, 10)
+    text = model.ir["craft"]
+    (line,) = [line for line in text.splitlines() if "craft.sequence_map_mlp" in line]
+    assert " direct margin " in line, line
+    assert_equivalent(program, model, [[1, 2, 3] * 3 + [1], [2] * 10, [3, 1], [1]])
+    assert_no_wider(program, {1, 2, 3}, 10, per_layer=True)
+    assert parse_module(text).verify() is None
+    for bad, message in (("direct margin ", "direct margin -"),
+                         ("} direct : !craft.space", "} direct margin 1e-07 : !craft.space")):
+        changed = text.replace(bad, message, 1)
+        assert changed != text, bad
+        with pytest.raises(Exception, match="margin"):
+            parse_module(changed).verify()

@@ -374,7 +374,8 @@ def map_numerical_to_categorical_mlp(in_dir: Direction, out_space: Space,
 
 def sequence_map_mlp(in1_space: Space, in2_space: Space, out_space: Space,
                      table: Mapping[tuple[Any, Any], Any], label: str = "sequence_map",
-                     numerical_output: bool = False, direct: bool = False) -> MLPBlock:
+                     numerical_output: bool = False, direct: bool = False,
+                     margin: float = 0.0) -> MLPBlock:
     """Categorical x categorical -> categorical (or numerical): (x, y) -> table[(x, y)].
 
     One step per value pair (u, v) whose output is not None (non-zero if numerical), on
@@ -384,11 +385,11 @@ def sequence_map_mlp(in1_space: Space, in2_space: Space, out_space: Space,
     Margin: operands within l1 distances e1, e2 of one-hots move z by at most e1 + e2, so the
     step margin is >= 1/2 - 2 (e1 + e2) > 0 for e1 + e2 < 1/4. Hidden size 2 per pair.
     The operands must be different s-ops (a map of one s-op with itself is a `Map`).
-    `direct=True` builds `direct_sequence_map_mlp` (one neuron per pair).
+    `direct=True` builds `direct_sequence_map_mlp` (one neuron per pair, with `margin`).
     """
     if direct:
         return direct_sequence_map_mlp(in1_space, in2_space, out_space, table, label,
-                                       numerical_output)
+                                       numerical_output, margin)
     builder = _Builder(label, out_space)
     for d1, d2, output in _pair_outputs(in1_space, in2_space, out_space, table, label,
                                         numerical_output):
@@ -416,36 +417,51 @@ def _pair_outputs(in1_space: Space, in2_space: Space, out_space: Space,
 def direct_sequence_map_mlp(in1_space: Space, in2_space: Space, out_space: Space,
                             table: Mapping[tuple[Any, Any], Any],
                             label: str = "sequence_map",
-                            numerical_output: bool = False) -> MLPBlock:
-    """Categorical x categorical map without snapping: one neuron relu(x_u + y_v - g) per
-    value pair (u, v) whose output is not None (non-zero if numerical), writing
-    e_table[(u, v)] (or the number), as tracr builds it (its width or less).
+                            numerical_output: bool = False, margin: float = 0.0) -> MLPBlock:
+    """Categorical x categorical map without snapping: one neuron relu(x_u + y_v - (1 +
+    margin) g) per value pair (u, v) whose output is not None (non-zero if numerical),
+    writing e_table[(u, v)] (or the number), as tracr builds it (its width or less).
 
-    At exact one-hots the pre-activation is 1 for the pair held and <= 0 for every other,
-    so the output is exact (a None operand leaves every neuron at <= 0: nothing written).
-    Error (`direct_sequence_map_error`): relu is 1-Lipschitz, so operands e_u + d1, e_v + d2
-    move the neuron of (u', v') by at most |d1_u'| + |d2_v'|; summed over the pairs, the
-    output moves by at most M (n2 ||d1||_1 + n1 ||d2||_1), n1, n2 the operands' numbers of
-    values, M the largest output norm (1 categorical, max |f| numerical).
+    At exact one-hots (and margin 0) the pre-activation is 1 for the pair held and <= 0 for
+    every other, so the output is exact (a None operand leaves every neuron at <= 0: nothing
+    written). Error (`direct_sequence_map_error`), for operands e_u + d1, e_v + d2 within l1
+    e1, e2 whose coordinates exceed 1 by at most o1, o2, M the largest output norm (1
+    categorical, max |f| numerical):
+    - relu is 1-Lipschitz, so the neuron of (u', v') moves by at most |d1_u'| + |d2_v'| (and
+      the held pair's by the margin too): M (n2 e1 + n1 e2 + margin) over the pairs, n1, n2
+      the operands' numbers of values;
+    - or, for e1 + e2 < 1: the held pair moves by |d1_u| + |d2_v| + margin; a pair (u, v')
+      with v' != v has x_u + y_v' - 1 - margin <= (o1 - margin) + |d2_v'|, a pair (u', v)
+      likewise, and the others stay below 0: M (e1 + e2 + margin + n2 relu(o1 - margin) +
+      n1 relu(o2 - margin)) (n, not n - 1: a None operand has no held value). A margin of
+      max(o1, o2) leaves M (e1 + e2 + margin): a softmax average of one-hots exceeds 1 by
+      its float32 rounding only, so the operands' errors are no longer multiplied by n.
     """
     builder = _Builder(label, out_space)
     for d1, d2, output in _pair_outputs(in1_space, in2_space, out_space, table, label,
                                         numerical_output):
-        builder.unit({d1: 1.0, d2: 1.0}, -1.0, output, (d1.value, d2.value))
+        builder.unit({d1: 1.0, d2: 1.0}, -1.0 - margin, output, (d1.value, d2.value))
     probes = [{d1: 1.0, d2: 1.0} for d1 in in1_space for d2 in in2_space]
     return builder.build(join(in1_space, in2_space), probes if numerical_output else None)
 
 
 def direct_sequence_map_error(table: Mapping[tuple[Any, Any], Any], sizes: tuple[int, int],
-                              errors: tuple[float, float], numerical_output: bool) -> float:
-    """The output error of `direct_sequence_map_mlp` for operands within l1 `errors` of
-    one-hots, with `sizes` values (without float32 rounding)."""
+                              errors: tuple[float, float], numerical_output: bool,
+                              excesses: tuple[float, float] | None = None,
+                              margin: float = 0.0) -> float:
+    """The output error of `direct_sequence_map_mlp` (with `margin`) for operands within l1
+    `errors` of one-hots whose coordinates exceed 1 by at most `excesses` (default: their
+    errors), with `sizes` values (without float32 rounding): the smaller of its two bounds."""
     (n1, n2), (e1, e2) = sizes, errors
-    if e1 == 0 and e2 == 0:
+    if e1 == 0 and e2 == 0 and margin == 0:
         return 0.0
     scale = max((abs(float(y)) for y in table.values() if y is not None),
                 default=0.0) if numerical_output else 1.0
-    return scale * (n2 * e1 + n1 * e2)
+    bound = n2 * e1 + n1 * e2
+    if e1 + e2 < 1:
+        o1, o2 = (min(o, e) for o, e in zip(excesses or errors, errors))
+        bound = min(bound, e1 + e2 + n2 * max(o1 - margin, 0.0) + n1 * max(o2 - margin, 0.0))
+    return scale * (bound + margin)
 
 
 def linear_mlp(coefficients: Coefficients, out_dir: Direction, constant: float = 0.0,

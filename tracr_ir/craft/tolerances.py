@@ -35,12 +35,15 @@ class Bound:
 
     `Bound(error, magnitude)` means |intended| <= magnitude; `low` / `high` narrow the range
     (they default to -magnitude / magnitude, and `magnitude` is then max(|low|, |high|)).
-    A categorical value has magnitude 1 (`Bound.categorical`)."""
+    A categorical value has magnitude 1 (`Bound.categorical`); its `excess` bounds how far a
+    coordinate may exceed 1 (None: as far as `error`; a softmax average of one-hots only by
+    its float32 rounding), which `craft.mlp.direct_sequence_map_error` uses."""
 
     error: float
     magnitude: float = 1.0
     low: float | None = None
     high: float | None = None
+    excess: float | None = None
 
     def __post_init__(self) -> None:
         low = -self.magnitude if self.low is None else self.low
@@ -51,8 +54,13 @@ class Bound:
         object.__setattr__(self, "error", float(self.error))
 
     @staticmethod
-    def categorical(error: float = 0.0) -> Bound:
-        return Bound(error, 1.0, 0.0, 1.0)
+    def categorical(error: float = 0.0, excess: float | None = None) -> Bound:
+        return Bound(error, 1.0, 0.0, 1.0, excess)
+
+    @property
+    def coordinate_excess(self) -> float:
+        """How far a coordinate may exceed 1: `excess`, at most `error`."""
+        return self.error if self.excess is None else min(self.excess, self.error)
 
     @staticmethod
     def between(error: float, values: list[float]) -> Bound:

@@ -119,6 +119,7 @@ class CategoricalMLPOp(exactness.TableBounds, _LookupOp):
                    **({"direct": UnitAttr()} if direct else {}))
 
     def verify_(self) -> None:
+        self._check_margin(allowed=False)
         if _space(self.input).is_numerical:
             raise VerifyException(f"{self.name} '{self.label_text}' reads a categorical s-op")
         table = self.table.as_dict()
@@ -184,9 +185,9 @@ class NumericalMLPOp(exactness.DiscretiseBounds, _TableOp):
 
 @irdl_op_definition
 class SequenceMapMLPOp(exactness.TableBounds, _LookupOp):
-    """`%z = craft.sequence_map_mlp "f_1" %x, %y {(1, "a") -> 2} [direct] : ...`: a
-    categorical x categorical map, one step per value pair (`craft.mlp.sequence_map_mlp`), or
-    one neuron per pair if `direct` (`craft.mlp.direct_sequence_map_mlp`)."""
+    """`%z = craft.sequence_map_mlp "f_1" %x, %y {(1, "a") -> 2} [direct [margin m]] : ...`:
+    a categorical x categorical map, one step per value pair (`craft.mlp.sequence_map_mlp`),
+    or one neuron per pair if `direct` (`craft.mlp.direct_sequence_map_mlp`)."""
 
     name = "craft.sequence_map_mlp"
     KIND: ClassVar[str] = "mlp"
@@ -195,11 +196,13 @@ class SequenceMapMLPOp(exactness.TableBounds, _LookupOp):
 
     def __init__(self, label: str, fst: SSAValue, snd: SSAValue, table: dict,
                  out: Sequence[Direction] | Space, layer: int | None = None,
-                 direct: bool = False):
+                 direct: bool = False, margin: float = 0.0):
         self._init(label, [fst, snd], out, layer, table=TableAttr.from_dict(table),
-                   **({"direct": UnitAttr()} if direct else {}))
+                   **({"direct": UnitAttr()} if direct else {}),
+                   **({"margin": ValueAttr(float(margin))} if margin else {}))
 
     def verify_(self) -> None:
+        self._check_margin(allowed=True)
         if _space(self.fst).is_numerical or _space(self.snd).is_numerical:
             raise VerifyException(f"{self.name} '{self.label_text}' reads categorical s-ops")
         if set(_space(self.fst).space) & set(_space(self.snd).space):
@@ -211,7 +214,8 @@ class SequenceMapMLPOp(exactness.TableBounds, _LookupOp):
         return craft_mlp.sequence_map_mlp(
             _space(self.fst).space, _space(self.snd).space, self.out_space,
             self.table.as_dict(), self.label_text,
-            numerical_output=_space(self.output).is_numerical, direct=self.is_direct)
+            numerical_output=_space(self.output).is_numerical, direct=self.is_direct,
+            margin=self.margin_value)
 
 
 @irdl_op_definition

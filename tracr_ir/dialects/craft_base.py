@@ -464,26 +464,43 @@ class _TableOp(CraftOp):
 
 class _LookupOp(_TableOp):
     """A table op over categorical operands, snapped (default) or `direct` (the keyword
-    after the table: one hidden neuron per output value or pair, no snapping)."""
+    after the table: one hidden neuron per output value or pair, no snapping); a direct
+    sequence map may have a `margin` (`craft.mlp.direct_sequence_map_mlp`)."""
 
     direct = opt_prop_def(UnitAttr)
-    PAYLOAD_PROPS: ClassVar[tuple[str, ...]] = ("table", "direct")
+    margin = opt_prop_def(ValueAttr)
+    PAYLOAD_PROPS: ClassVar[tuple[str, ...]] = ("table", "direct", "margin")
 
     @property
     def is_direct(self) -> bool:
         return self.direct is not None
 
+    @property
+    def margin_value(self) -> float:
+        return 0.0 if self.margin is None else float(self.margin.data)
+
     def print_payload(self, printer: Printer) -> None:
         super().print_payload(printer)
         if self.is_direct:
             printer.print_string(" direct")
+        if self.margin is not None:
+            printer.print_string(f" margin {format_value(self.margin.data)}")
 
     @classmethod
     def parse_payload(cls, parser: Parser) -> dict[str, Attribute]:
         props = super().parse_payload(parser)
         if parser.parse_optional_keyword("direct") is not None:
             props["direct"] = UnitAttr()
+        if parser.parse_optional_keyword("margin") is not None:
+            props["margin"] = ValueAttr(parse_value(parser))
         return props
+
+    def _check_margin(self, allowed: bool) -> None:
+        where = f"{self.name} '{self.label_text}'"
+        if self.margin is not None and not (allowed and self.is_direct):
+            raise VerifyException(f"{where}: a margin is for a direct sequence_map_mlp")
+        if self.margin is not None:
+            _number(self.margin, "the margin", where, "non-negative")
 
 
 class _SelectorOp(CraftOp):

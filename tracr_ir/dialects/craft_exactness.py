@@ -9,7 +9,7 @@ Every craft op states (mixins below, one per construction family):
 | op | operands may carry | output error |
 |---|---|---|
 | categorical_mlp, sequence_map_mlp | l1 1/16 each | 0 (categorical), the block's float32 estimate (numerical) |
-| the same, `direct` | anything finite | the operands' errors passed on (`direct_lookup_error`, `direct_sequence_map_error`), plus the float32 estimate (numerical) |
+| the same, `direct` [`margin`] | anything finite | the operands' errors passed on (`direct_lookup_error`, `direct_sequence_map_error`: by how far their coordinates exceed 1, `Bound.excess`), plus the float32 estimate (numerical) |
 | numerical_mlp | its `input_error` (< half the smallest gap between keys whose outputs differ) | as above |
 | linear_mlp | anything finite | sum abs(f_i) e_i + float32 estimate of sum abs(f_i) m_i + abs(c) |
 | constant_mlp | (no operands) | 0 |
@@ -39,7 +39,7 @@ from typing import Any
 from xdsl.ir import SSAValue
 
 from tracr_ir.craft.mlp import direct_lookup_error, direct_sequence_map_error
-from tracr_ir.craft.numerics import float32_error_estimate
+from tracr_ir.craft.numerics import float32_error_estimate, softmax_float32_error
 from tracr_ir.craft.selector_width import snapped_share_error
 from tracr_ir.craft.tolerances import EXACT, MLP_READ_TOLERANCE, Bound, fits, output_tolerance
 from tracr_ir.dialects.craft_base import CraftOp, space_of
@@ -89,8 +89,9 @@ class TableBounds:
         if len(inputs) == 1:
             return direct_lookup_error(table, inputs[0].error, numerical)
         sizes = tuple(len(space_of(v).space) for v in self.operands)
-        return direct_sequence_map_error(table, sizes, (inputs[0].error, inputs[1].error),
-                                         numerical)
+        return direct_sequence_map_error(
+            table, sizes, (inputs[0].error, inputs[1].error), numerical,
+            (inputs[0].coordinate_excess, inputs[1].coordinate_excess), self.margin_value)
 
 
 class DiscretiseBounds:
@@ -155,8 +156,14 @@ class _HeadBounds:
 
 
 class CategoricalAttentionBounds(_HeadBounds):
+    """A coordinate of the output is a softmax average of the values' coordinates: above 1
+    by at most theirs, plus its float32 rounding (`excess`)."""
+
     def output_bound(self: Any, inputs: Sequence[Bound], max_seq_len: int) -> Bound:
-        return Bound.categorical(float(self.tolerance.data) + inputs[0].error)
+        value = inputs[0]
+        over = value.coordinate_excess
+        return Bound.categorical(float(self.tolerance.data) + value.error,
+                                 over + softmax_float32_error(max_seq_len, 1.0 + over))
 
 
 class NumericalAttentionBounds(_HeadBounds):

@@ -252,8 +252,11 @@ def lookup_reads(analysis: Analysis, x: SSAValue, table: dict, y: SSAValue) -> l
 def _pair_reads(op: rasp.SequenceMapOp | rasp.LinearSequenceMapOp,
                 analysis: Analysis) -> list[Read]:
     """Both operands categorical: within `direct_tolerance` of the output's need over the
-    other operand's number of values (a direct sequence map adds n2 e1 + n1 e2), half of the
-    need each, or all of it for one whose other operand is exact (`may_be_noisy`)."""
+    other operand's number of values (a direct sequence map adds n2 e1 + n1 e2); where one
+    is a head's output (its coordinates exceed 1 by float32 rounding only, `head_excess`,
+    which the map's `margin` m absorbs: e1 + e2 + m + n relu(o - m) for the other's excess
+    o), over 1 for it and over n + 1 for the other; half of the need each, or all of it for
+    one whose other operand is exact (`may_be_noisy`)."""
     if isinstance(op, rasp.SequenceMapOp):
         table = op.table.as_dict() if op.table is not None else {}
     else:
@@ -265,8 +268,34 @@ def _pair_reads(op: rasp.SequenceMapOp | rasp.LinearSequenceMapOp,
     need = _lookup_need(analysis, analysis.required(op.output), op.output)
     length, reserve = analysis.program.length, float32_reserve(scale, op.output)
     shares = 2 if may_be_noisy(op.fst) and may_be_noisy(op.snd) else 1
-    return [(op.fst, CAT, direct_tolerance(need, shares * n2 * scale, length, reserve)),
-            (op.snd, CAT, direct_tolerance(need, shares * n1 * scale, length, reserve))]
+    excesses = [head_excess(x, length) for x in (op.fst, op.snd)]
+    factors = [n2, n1]
+    if any(o is not None for o in excesses):  # e1 + e2 + m + n relu(o - m), m the margin
+        factors = [1 if o is not None else n + 1 for o, n in zip(excesses, (n2, n1))]
+        reserve += scale * max(o for o in excesses if o is not None)
+    return [(x, CAT, direct_tolerance(need, shares * f * scale, length, reserve))
+            for x, f in zip((op.fst, op.snd), factors)]
+
+
+def head_output(v: SSAValue) -> bool:
+    """Whether the categorical form of `v` is a categorical head's output (an Aggregate with
+    no default to fill in: no lookup after the head)."""
+    op = v.owner
+    return (isinstance(op, rasp.AggregateOp) and encoding(v) == CAT
+            and (op.default.data is None or ALWAYS_SELECTS in op.attributes))
+
+
+def head_excess(v: SSAValue, max_seq_len: int) -> float | None:
+    """How far the coordinates of `v` may exceed 1 if it is the output of k categorical
+    heads, each averaging the last one's output, the first exact values: k float32
+    roundings of a softmax average (`craft_exactness.CategoricalAttentionBounds`); else
+    None (its excess is its error)."""
+    k = 0
+    while head_output(v):
+        k, v = k + 1, v.owner.sop  # type: ignore[union-attr]
+    if not k or may_be_noisy(v):
+        return None
+    return k * numerics.softmax_float32_error(max_seq_len, 1.0 + 1e-3)
 
 
 def lower_map(state: LoweringState, label: str, x: SSAValue, table: dict,

@@ -238,7 +238,9 @@ class LoweringState:
     def pairs(self, label: str, a: SSAValue, b: SSAValue, f: Any, y: SSAValue,
               need: float | None = None) -> SSAValue:
         """A sequence_map_mlp of the categorical forms of `a` and `b` through `f(pair)`:
-        `direct` where that is within `need` (default: `y`'s readers' need), else snapped."""
+        `direct` where that is within `need` (default: `y`'s readers' need; else with a
+        `margin` of an operand's excess over 1 where that is below the errors: a head's
+        output), else snapped."""
         ca, cb = self.get_cat(a), self.get_cat(b)
         va, vb = self.values(a), self.values(b)
         if len(va) * len(vb) > self.max_table:
@@ -250,8 +252,13 @@ class LoweringState:
         if numerical:
             table = {k: (0 if v is None else v) for k, v in table.items()}
         out = self.space(label, y)
-        return self._least([craft.SequenceMapMLPOp(label, ca, cb, table, out, direct=True),
-                            craft.SequenceMapMLPOp(label, ca, cb, table, out)],
+        ops = [craft.SequenceMapMLPOp(label, ca, cb, table, out, direct=True)]
+        errors = max(self.error(ca), self.error(cb))
+        for margin in sorted({self.bounds[v].coordinate_excess for v in (ca, cb)}):
+            if 0 < margin < errors:
+                ops.append(craft.SequenceMapMLPOp(label, ca, cb, table, out, direct=True,
+                                                  margin=margin))
+        return self._least([*ops, craft.SequenceMapMLPOp(label, ca, cb, table, out)],
                            self.required(y) if need is None else need)
 
     def terms(self, selector: SSAValue, exact: bool = True) -> list[craft.Term]:
