@@ -20,7 +20,8 @@ Default lowerings:
   (if its float32 error misses what the readers need: discretise to the output values, then
   look up). A constant table on a never-None input is a `craft.constant_mlp`.
 - SequenceMap: `craft.sequence_map_mlp` of the categorical forms (`direct`, one neuron per
-  pair, or snapped, as a Map's lookup); the same s-op twice is a Map.
+  pair, with a `margin` where an operand is a head's output, or snapped, as a Map's
+  lookup); the same s-op twice is a Map.
 - LinearSequenceMap: `craft.linear_mlp` of the numerical forms (then a discretising MLP for a
   categorical output), or a `craft.sequence_map_mlp` table if both operands are categorical.
 - Full: `craft.constant_mlp`.
