@@ -280,7 +280,7 @@ def _pair_reads(op: rasp.SequenceMapOp | rasp.LinearSequenceMapOp,
 
 def head_output(v: SSAValue) -> bool:
     """Whether the categorical form of `v` is a categorical head's output (an Aggregate with
-    no default to fill in: no lookup after the head)."""
+    no default to fill in: `LowerAggregate` puts no lookup after the head)."""
     op = v.owner
     return (isinstance(op, rasp.AggregateOp) and encoding(v) == CAT
             and (op.default.data is None or ALWAYS_SELECTS in op.attributes))
@@ -447,9 +447,8 @@ class LowerAggregate(RaspLowering):
         tolerance = req - state.error(value)
         state.check_scale(tolerance, 1.0, label)
         terms, term_error = head_terms(state, op, tolerance, 1.0, True)
-        default = op.default.data
         values = [d.value for d in value.type.space]  # type: ignore[attr-defined]
-        if default is None or ALWAYS_SELECTS in op.attributes:
+        if head_output(y):
             return state.add(craft.CategoricalAttentionOp(
                 label, value, terms, tolerance, state.space(label, y), term_error=term_error))
         raw_label = state.fresh(f"{label}_raw")
@@ -457,7 +456,7 @@ class LowerAggregate(RaspLowering):
             raw_label, value, terms, tolerance, Space.categorical(raw_label, values),
             term_error=term_error))
         table: dict[Any, Any] = {v: v for v in values}
-        table[None] = default
+        table[None] = op.default.data
         return state.lookup(label, raw, table, state.space(label, y), lookup_need(state, y))
 
 
