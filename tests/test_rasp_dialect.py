@@ -206,3 +206,25 @@ def test_interpreter_input_errors():
     with pytest.raises(InputError):
         interpret(module, "123")
     assert issubclass(InputError, TracrIRError)
+
+
+def test_a_sequence_map_ignoring_an_operand_becomes_a_map_only_when_it_does():
+    """`rasp-fuse-maps` turns `lambda x, y: x` into a Map of x, keeps a map whose outputs
+    differ only in type (True and 1 are equal to Python, not to a reader), and keeps one
+    whose ignored operand may be None; the program means the same either way."""
+    from tracr_ir.passes.rasp_fuse_maps import one_operand_table
+
+    assert one_operand_table({(0, 0): True, (0, 1): 1, (1, 0): 2, (1, 1): 2}, (0, 1), (0, 1),
+                             0) is None
+    assert one_operand_table({(0, 0): 0.0, (0, 1): -0.0}, (0,), (0, 1), 0) is None
+    assert one_operand_table({(0, 0): 5, (0, 1): 5, (1, 0): 2, (1, 1): 2}, (0, 1), (0, 1),
+                             0) == {0: 5, 1: 2}
+    assert one_operand_table({(0, 0): 5, (0, 1): 5}, (0,), (None, 0, 1), 0) is None
+    first = rasp.categorical(rasp.SequenceMap(lambda x, y: x, rasp.tokens, rasp.indices))
+    typed = rasp.categorical(rasp.SequenceMap(lambda x, y: (x, True if y == 0 else 1),
+                                              rasp.tokens, rasp.indices))
+    for program, kept in ((first, "rasp.map"), (typed, "rasp.sequence_map")):
+        module = run_pipeline(to_ir(program, {1, 2}, 3), "rasp-infer-values,rasp-fuse-maps")
+        assert f'{kept} "{program.label}"' in print_module(module)
+        for xs in ([1], [2, 1], [1, 2, 2]):
+            assert interpret(module, xs) == rasp.evaluate(program, xs)

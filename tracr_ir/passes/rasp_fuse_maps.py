@@ -101,11 +101,18 @@ def one_operand_table(table: dict[tuple[Any, Any], Any], keys: tuple | None,
     for x in keys:
         if x is None:
             continue
-        outputs = {table.get((x, y) if position == 0 else (y, x), _MISSING) for y in ignored}
-        if len(outputs) != 1 or _MISSING in outputs:
+        outputs = [table.get((x, y) if position == 0 else (y, x), _MISSING) for y in ignored]
+        if _MISSING in outputs or len({_typed(o) for o in outputs}) != 1:
             return None
-        fused[x] = outputs.pop()
+        fused[x] = outputs[0]
     return fused
+
+
+def _typed(value: Any) -> Any:
+    """`value` as a key that tells 1, 1.0 and True (and 0.0 and -0.0) apart."""
+    if isinstance(value, tuple):
+        return tuple(map(_typed, value))
+    return (type(value), value.hex() if isinstance(value, float) else value)
 
 
 class MapOfOneOperand(RewritePattern):
