@@ -76,6 +76,16 @@ def value_key(value: Value) -> tuple:
     return (_RANK[kind], value if value is not None else 0)
 
 
+def typed_key(value: Any) -> Any:
+    """`value` (a value, or a list or tuple of them, nested) as a hashable key that tells
+    apart what `==` does not: 1, 1.0 and True, 0.0 and -0.0, a list and a tuple."""
+    if isinstance(value, (list, tuple)):
+        return (value.__class__, tuple(typed_key(v) for v in value))
+    if isinstance(value, float):
+        return (float, value.hex())
+    return (value.__class__, value)
+
+
 def canonical_values(values: Iterable[Value], where: str = "") -> tuple[Value, ...]:
     """The sorted tuple of distinct values (distinct under `==`, as in a Python set)."""
     unique: dict[Value, Value] = {}

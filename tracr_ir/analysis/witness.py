@@ -21,7 +21,7 @@ from xdsl.ir import Operation, SSAValue
 from tracr_ir.dialects import rasp
 from tracr_ir.errors import EvaluationError
 from tracr_ir.interpreters.rasp import _interpreter, _no_impl, run_ops
-from tracr_ir.values import format_value
+from tracr_ir.values import format_value, typed_key
 
 
 def ancestors(op: Operation) -> set[Operation]:
@@ -146,17 +146,9 @@ class Exhaustive:
         different types are different (1, 1.0 and True are equal keys to Python), and so are
         0.0 and -0.0); an unhashable one is its own."""
         try:
-            return self._interned.setdefault(_frozen(value), value)
+            return self._interned.setdefault(typed_key(value), value)
         except TypeError:
             return value
-
-
-def _frozen(value: Any) -> Any:
-    if isinstance(value, (list, tuple)):
-        return (value.__class__, tuple(_frozen(v) for v in value))
-    if isinstance(value, float):
-        return (float, value.hex())  # -0.0 == 0.0, but a function may tell them apart
-    return (value.__class__, value)
 
 
 def find_none(program: rasp.ProgramOp, value: SSAValue) -> str | None:

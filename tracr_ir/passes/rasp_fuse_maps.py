@@ -54,6 +54,7 @@ from xdsl.passes import ModulePass
 
 from tracr_ir.dialects import rasp
 from tracr_ir.dialects.rasp_attrs import TableAttr
+from tracr_ir.values import typed_key
 
 #: No entry (the function raised there).
 _MISSING = object()
@@ -102,17 +103,10 @@ def one_operand_table(table: dict[tuple[Any, Any], Any], keys: tuple | None,
         if x is None:
             continue
         outputs = [table.get((x, y) if position == 0 else (y, x), _MISSING) for y in ignored]
-        if _MISSING in outputs or len({_typed(o) for o in outputs}) != 1:
+        if _MISSING in outputs or len({typed_key(o) for o in outputs}) != 1:
             return None
         fused[x] = outputs[0]
     return fused
-
-
-def _typed(value: Any) -> Any:
-    """`value` as a key that tells 1, 1.0 and True (and 0.0 and -0.0) apart."""
-    if isinstance(value, tuple):
-        return tuple(map(_typed, value))
-    return (type(value), value.hex() if isinstance(value, float) else value)
 
 
 class MapOfOneOperand(RewritePattern):
